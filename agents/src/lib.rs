@@ -1,0 +1,18 @@
+//! OCF resource agents for highly available NFS-Ganesha under Pacemaker.
+//!
+//! - [`nfsd::GaneshaNfsd`] (`ganesha_nfsd`): shared state volume, recovery directory and the
+//!   ganesha.nfsd daemon.
+//! - [`mon::GaneshaMon`] (`ganesha_mon`): publishes the daemon's health as node attributes.
+//! - [`grace::GaneshaGrace`] (`ganesha_grace`): puts the local daemon into NFS grace when a
+//!   peer stops serving or comes back.
+//!
+//! Each binary's `main` is one call to [`ocf::run`].
+
+pub mod daemon;
+pub mod dbus;
+pub mod grace;
+pub mod mon;
+pub mod mount;
+pub mod nfsd;
+pub mod recovery;
+pub mod state;

@@ -1,0 +1,511 @@
+//! `ganesha_nfsd`: the shared state volume, this node's NFSv4 recovery directory on it, and
+//! the ganesha.nfsd daemon itself.
+//!
+//! - start: mount the state volume (when a device is configured; a plain existing
+//!   directory is used as-is), prepare the [`crate::recovery`] layout and point the
+//!   recovery root at it, start `ganesha.nfsd -F` detached, and return once the daemon
+//!   answers on D-Bus.
+//! - monitor: the pid file names a live process whose command name is ganesha.nfsd (a
+//!   reused pid does not count), the state volume is still mounted, and at
+//!   `OCF_CHECK_LEVEL` 10 the daemon answers `get_grace` on D-Bus within a bound.
+//! - stop: D-Bus `shutdown`, then SIGTERM, then SIGKILL, all inside the stop timeout;
+//!   then the recovery root is released and the volume unmounted. Stopping a stopped
+//!   resource succeeds.
+
+use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use ocf::process::{self, Termination};
+use ocf::{
+    attrs, Action, ActionSpec, Agent, CheckLevel, Context, Deadline, ExitCode, Metadata, OcfError,
+    ParamSpec,
+};
+
+use crate::daemon::{self, DaemonState};
+use crate::dbus::{DbusError, GaneshaAdmin};
+use crate::mount::{self, Volume};
+use crate::recovery::{self, Layout};
+
+static PARAMS: [ParamSpec; 13] = [
+    ParamSpec::string("binary")
+        .default("/usr/bin/ganesha.nfsd")
+        .describe(
+            "ganesha.nfsd binary",
+            "Full path of the ganesha.nfsd program.",
+        ),
+    ParamSpec::string("config")
+        .default("/etc/ganesha/ganesha.conf")
+        .describe(
+            "ganesha configuration file",
+            "The configuration file passed with -f. Its NFSV4 RecoveryRoot must be the path given \
+         in recovery_root, and NFS_CORE_PARAM Clustered should be false so that the daemon \
+         keeps its own client records directly in RecoveryRoot/v4recov.",
+        ),
+    ParamSpec::string("pid_file")
+        .default("/run/ganesha/ganesha.pid")
+        .describe(
+            "pid file",
+            "The pid file ganesha.nfsd writes (-p); monitor and stop find the daemon through it.",
+        ),
+    ParamSpec::string("log_file")
+        .default("/var/log/ganesha/ganesha.log")
+        .describe(
+            "log file",
+            "The daemon's log file (-L). Empty to let ganesha log to syslog.",
+        ),
+    ParamSpec::string("options").describe(
+        "extra arguments",
+        "Further arguments for ganesha.nfsd, separated by white space (no shell quoting), \
+         e.g. \"-N NIV_EVENT -E 123\".",
+    ),
+    ParamSpec::string("state_device").describe(
+        "shared state volume",
+        "What to mount as the shared state volume (e.g. localhost:/gluster_shared_storage). \
+         Empty: state_mount is an existing directory used as it is.",
+    ),
+    ParamSpec::string("state_fstype").describe(
+        "state volume type",
+        "File-system type for mount -t (e.g. glusterfs). Empty lets mount decide.",
+    ),
+    ParamSpec::string("state_options").describe(
+        "state volume options",
+        "Mount options for mount -o (e.g. _netdev,defaults).",
+    ),
+    ParamSpec::string("state_mount")
+        .default("/run/gluster/shared_storage")
+        .describe(
+            "state volume mount point",
+            "Where the shared state volume is mounted, or the existing shared directory when no \
+         state_device is given.",
+        ),
+    ParamSpec::string("state_subdir")
+        .default("nfs-ganesha")
+        .describe(
+            "directory on the state volume",
+            "The recovery layout lives in <state_mount>/<state_subdir>/<node>/ganesha.",
+        ),
+    ParamSpec::string("recovery_root")
+        .default("/var/lib/nfs/ganesha")
+        .describe(
+            "ganesha RecoveryRoot",
+            "The RecoveryRoot of ganesha.conf. The agent makes it a link to this node's directory \
+         on the state volume (a local directory found there is moved aside and restored on \
+         stop). Empty: the agent does not manage it.",
+        ),
+    ParamSpec::string("node_name").describe(
+        "recovery key",
+        "The name of this node's recovery directory, which ganesha_grace uses as the grace key \
+         on the survivors. Default: the Pacemaker node name.",
+    ),
+    ParamSpec::integer("dbus_timeout").default("10").describe(
+        "D-Bus call bound (s)",
+        "Longest wait for one D-Bus call to ganesha.nfsd (also capped by the operation timeout).",
+    ),
+];
+
+static ACTIONS: [ActionSpec; 6] = [
+    ActionSpec::new(Action::Start, 60),
+    ActionSpec::new(Action::Stop, 60),
+    ActionSpec::new(Action::Monitor, 20).every(10, 0),
+    ActionSpec::new(Action::Monitor, 20).every(31, 10),
+    ActionSpec::new(Action::ValidateAll, 20),
+    ActionSpec::new(Action::MetaData, 5),
+];
+
+static METADATA: Metadata = Metadata {
+    name: "ganesha_nfsd",
+    version: env!("CARGO_PKG_VERSION"),
+    shortdesc: "NFS-Ganesha daemon with shared NFSv4 recovery state",
+    longdesc: "Manages ganesha.nfsd for a highly available NFS-Ganesha cluster: mounts the \
+               shared state volume, prepares this node's NFSv4 recovery directory on it \
+               (<state_mount>/<state_subdir>/<node>/ganesha, with links to every peer so that \
+               a survivor can read a failed node's client records), starts the daemon and waits \
+               until it answers on D-Bus. Stop asks ganesha to shut down over D-Bus, then \
+               escalates to SIGTERM and SIGKILL within the stop timeout, and unmounts. Use it \
+               as a clone together with ganesha_mon and ganesha_grace.",
+    params: &PARAMS,
+    actions: &ACTIONS,
+};
+
+/// The agent.
+#[derive(Debug, Default)]
+pub struct GaneshaNfsd;
+
+/// The parameters, read and checked.
+#[derive(Debug)]
+struct Config {
+    binary: PathBuf,
+    config: PathBuf,
+    pid_file: PathBuf,
+    log_file: Option<PathBuf>,
+    options: Vec<String>,
+    volume: Option<Volume>,
+    state_mount: PathBuf,
+    state_subdir: String,
+    recovery_root: Option<PathBuf>,
+    node_name: Option<String>,
+    dbus_timeout: Duration,
+}
+
+fn absolute(ctx: &Context, name: &str) -> Result<Option<PathBuf>, OcfError> {
+    match ctx.params().get(name) {
+        None => Ok(None),
+        Some(value) if Path::new(value).is_absolute() => Ok(Some(PathBuf::from(value))),
+        Some(value) => Err(OcfError::configured(
+            name,
+            format!("must be an absolute path, got '{value}'"),
+        )),
+    }
+}
+
+fn required_path(ctx: &Context, name: &str) -> Result<PathBuf, OcfError> {
+    absolute(ctx, name)?.ok_or_else(|| OcfError::configured(name, "must not be empty"))
+}
+
+impl Config {
+    fn read(ctx: &Context) -> Result<Config, OcfError> {
+        let p = ctx.params();
+        let state_mount = required_path(ctx, "state_mount")?;
+        let volume = p.get("state_device").map(|device| Volume {
+            device: device.to_owned(),
+            fstype: p.get("state_fstype").map(str::to_owned),
+            options: p.get("state_options").map(str::to_owned),
+            mount_point: state_mount.clone(),
+        });
+        let state_subdir = p.get("state_subdir").unwrap_or("nfs-ganesha").to_owned();
+        if !recovery::valid_key(&state_subdir) {
+            return Err(OcfError::configured(
+                "state_subdir",
+                format!("must be one directory name, got '{state_subdir}'"),
+            ));
+        }
+        let node_name = p.get("node_name").map(str::to_owned);
+        if let Some(name) = &node_name {
+            if !recovery::valid_key(name) {
+                return Err(OcfError::configured(
+                    "node_name",
+                    format!("must be one directory name without ':' or spaces, got '{name}'"),
+                ));
+            }
+        }
+        let dbus_timeout = p
+            .seconds("dbus_timeout")?
+            .unwrap_or(Duration::from_secs(10));
+        if dbus_timeout.is_zero() {
+            return Err(OcfError::configured(
+                "dbus_timeout",
+                "must be at least 1 second",
+            ));
+        }
+        Ok(Config {
+            binary: required_path(ctx, "binary")?,
+            config: required_path(ctx, "config")?,
+            pid_file: required_path(ctx, "pid_file")?,
+            log_file: absolute(ctx, "log_file")?,
+            options: p
+                .get("options")
+                .map(|o| o.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default(),
+            volume,
+            state_mount,
+            state_subdir,
+            recovery_root: absolute(ctx, "recovery_root")?,
+            node_name,
+            dbus_timeout,
+        })
+    }
+
+    fn comm(&self) -> String {
+        process::comm_of(&self.binary)
+    }
+
+    fn layout(&self, ctx: &Context) -> Result<Layout, OcfError> {
+        let node = match &self.node_name {
+            Some(name) => name.clone(),
+            None => attrs::local_node_name(ctx.on_node(), ctx.deadline()),
+        };
+        if !recovery::valid_key(&node) {
+            return Err(OcfError::InvalidHere(format!(
+                "the node name '{node}' cannot name a recovery directory; set node_name"
+            )));
+        }
+        Ok(Layout::new(self.state_mount.join(&self.state_subdir), node))
+    }
+
+    /// The command line: `-F` keeps ganesha in the foreground so that the pid we spawn is
+    /// the daemon; we detach it ourselves.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("-F")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-p")
+            .arg(&self.pid_file);
+        if let Some(log) = &self.log_file {
+            cmd.arg("-L").arg(log);
+        }
+        cmd.args(&self.options);
+        cmd
+    }
+}
+
+impl GaneshaNfsd {
+    fn check_installed(cfg: &Config) -> Result<(), OcfError> {
+        if !is_executable(&cfg.binary) {
+            return Err(OcfError::NotInstalled {
+                what: "ganesha.nfsd".into(),
+                detail: format!("{} is not an executable file", cfg.binary.display()),
+            });
+        }
+        if let Err(e) = File::open(&cfg.config) {
+            return Err(OcfError::NotInstalled {
+                what: "the ganesha configuration".into(),
+                detail: format!("cannot read {}: {e}", cfg.config.display()),
+            });
+        }
+        if cfg.volume.is_none() && !cfg.state_mount.is_dir() {
+            return Err(OcfError::InvalidHere(format!(
+                "state_mount {} is not a directory (and no state_device is configured)",
+                cfg.state_mount.display()
+            )));
+        }
+        Ok(())
+    }
+
+    fn spawn_daemon(cfg: &Config, deadline: Deadline) -> Result<(), OcfError> {
+        if let Some(dir) = cfg.pid_file.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| OcfError::io(format!("creating {}", dir.display()), e))?;
+        }
+        if let Some(dir) = cfg.log_file.as_deref().and_then(Path::parent) {
+            fs::create_dir_all(dir)
+                .map_err(|e| OcfError::io(format!("creating {}", dir.display()), e))?;
+        }
+        // A stale pid file would make us wait on the wrong process.
+        let _ = fs::remove_file(&cfg.pid_file);
+        let mut cmd = cfg.command();
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Own session: Pacemaker kills the agent's process group on timeout, and the daemon
+        // must not be part of it or hold the agent's output pipes.
+        // SAFETY: setsid is async-signal-safe and touches nothing of the parent.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(drop)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        let cmdline = ocf::command::display(&cmd);
+        tracing::info!("starting {cmdline}");
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| OcfError::generic(format!("cannot start {cmdline}: {e}")))?;
+
+        let comm = cfg.comm();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(OcfError::generic(format!(
+                    "ganesha.nfsd exited during start ({status}){}",
+                    log_tail(cfg.log_file.as_deref())
+                )));
+            }
+            if let DaemonState::Running(pid) = daemon::state(&cfg.pid_file, &comm) {
+                match GaneshaAdmin::connect(deadline.bound(cfg.dbus_timeout))
+                    .and_then(|admin| admin.get_grace(deadline.bound(cfg.dbus_timeout)))
+                {
+                    Ok(in_grace) => {
+                        tracing::info!(
+                            "ganesha.nfsd (pid {pid}) answers on D-Bus (in grace: {in_grace})"
+                        );
+                        return Ok(());
+                    }
+                    Err(e) => tracing::debug!("not answering yet: {e}"),
+                }
+            }
+            if deadline.expired() {
+                return Err(OcfError::Timeout {
+                    what: "ganesha.nfsd start (answering on D-Bus)".into(),
+                    after: deadline.remaining(),
+                });
+            }
+            std::thread::sleep(deadline.bound(pause));
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    fn stop_daemon(cfg: &Config, ctx: &Context) -> Result<(), OcfError> {
+        let deadline = ctx.deadline();
+        let comm = cfg.comm();
+        let pid = match daemon::state(&cfg.pid_file, &comm) {
+            DaemonState::Running(pid) => pid,
+            DaemonState::Stopped(reason) => {
+                tracing::info!("ganesha.nfsd already stopped: {reason}");
+                remove_stale_pid_file(&cfg.pid_file, &comm);
+                return Ok(());
+            }
+        };
+        // Half the budget for a clean D-Bus shutdown, then TERM, then KILL.
+        let clean = deadline.portion(0.5);
+        match GaneshaAdmin::connect(clean.bound(cfg.dbus_timeout))
+            .and_then(|admin| admin.shutdown(clean.bound(cfg.dbus_timeout)))
+        {
+            Ok((true, _)) => tracing::info!("asked ganesha.nfsd (pid {pid}) to shut down"),
+            Ok((false, error)) => tracing::warn!("ganesha.nfsd refused to shut down: {error}"),
+            Err(e) => tracing::warn!("D-Bus shutdown of ganesha.nfsd failed: {e}"),
+        }
+        if process::wait_for_exit(pid, clean) {
+            tracing::info!("ganesha.nfsd (pid {pid}) exited");
+        } else {
+            let term = deadline.portion(0.6);
+            match process::terminate(pid, &[(Signal::SIGTERM, term)], deadline) {
+                Termination::Survived => {
+                    return Err(OcfError::generic(format!(
+                        "ganesha.nfsd (pid {pid}) survived SIGTERM and SIGKILL"
+                    )))
+                }
+                other => tracing::info!("ganesha.nfsd (pid {pid}) ended: {other:?}"),
+            }
+        }
+        remove_stale_pid_file(&cfg.pid_file, &comm);
+        Ok(())
+    }
+}
+
+fn remove_stale_pid_file(pid_file: &Path, comm: &str) {
+    if let DaemonState::Stopped(_) = daemon::state(pid_file, comm) {
+        match fs::remove_file(pid_file) {
+            Ok(()) => tracing::debug!("removed {}", pid_file.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("cannot remove {}: {e}", pid_file.display()),
+        }
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The last lines of the daemon's log, to explain a failed start.
+fn log_tail(log: Option<&Path>) -> String {
+    let Some(text) = log.and_then(|l| fs::read_to_string(l).ok()) else {
+        return String::new();
+    };
+    let lines: Vec<&str> = text.lines().rev().take(3).collect();
+    if lines.is_empty() {
+        return String::new();
+    }
+    let tail: Vec<&str> = lines.into_iter().rev().collect();
+    format!("; its log ends: {}", tail.join(" | "))
+}
+
+impl Agent for GaneshaNfsd {
+    fn metadata(&self) -> &'static Metadata {
+        &METADATA
+    }
+
+    fn validate(&self, ctx: &Context) -> Result<(), OcfError> {
+        let cfg = Config::read(ctx)?;
+        // Level 0 must not inspect the local environment (OCF 1.1, validate-all); start
+        // always does.
+        if ctx.action() == Action::Start || ctx.check_level() >= CheckLevel::THOROUGH {
+            Self::check_installed(&cfg)?;
+        }
+        Ok(())
+    }
+
+    fn start(&self, ctx: &Context) -> Result<(), OcfError> {
+        let cfg = Config::read(ctx)?;
+        let deadline = ctx.deadline();
+        if let Some(volume) = &cfg.volume {
+            volume.mount(deadline)?;
+        }
+        let layout = cfg.layout(ctx)?;
+        let peers = layout.prepare().map_err(|e| {
+            OcfError::io(
+                format!(
+                    "preparing the recovery directory {}",
+                    layout.node_dir().display()
+                ),
+                e,
+            )
+        })?;
+        tracing::info!(
+            "recovery directory {} ready, linked to peers {peers:?}",
+            layout.node_dir().display()
+        );
+        if let Some(root) = &cfg.recovery_root {
+            layout.attach(root).map_err(|e| {
+                OcfError::io(
+                    format!("pointing {} at the state volume", root.display()),
+                    e,
+                )
+            })?;
+        }
+        match daemon::state(&cfg.pid_file, &cfg.comm()) {
+            DaemonState::Running(pid) => {
+                tracing::info!("ganesha.nfsd already running (pid {pid})");
+                Ok(())
+            }
+            DaemonState::Stopped(_) => Self::spawn_daemon(&cfg, deadline),
+        }
+    }
+
+    fn stop(&self, ctx: &Context) -> Result<(), OcfError> {
+        let cfg = Config::read(ctx)?;
+        Self::stop_daemon(&cfg, ctx)?;
+        if let Some(root) = &cfg.recovery_root {
+            match cfg.layout(ctx) {
+                Ok(layout) => {
+                    if let Err(e) = layout.release(root) {
+                        tracing::warn!("cannot restore {}: {e}", root.display());
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+        if let Some(volume) = &cfg.volume {
+            volume.unmount(ctx.deadline())?;
+        }
+        Ok(())
+    }
+
+    fn monitor(&self, ctx: &Context) -> Result<ExitCode, OcfError> {
+        let cfg = Config::read(ctx)?;
+        let pid = match daemon::state(&cfg.pid_file, &cfg.comm()) {
+            DaemonState::Running(pid) => pid,
+            DaemonState::Stopped(reason) => return Err(OcfError::NotRunning(reason)),
+        };
+        if let Some(volume) = &cfg.volume {
+            if mount::find(&volume.mount_point)?.is_none() {
+                return Err(OcfError::generic(format!(
+                    "ganesha.nfsd (pid {pid}) runs but the state volume is not mounted on {}",
+                    volume.mount_point.display()
+                )));
+            }
+        }
+        if ctx.check_level() >= CheckLevel::THOROUGH {
+            let deadline = ctx.deadline();
+            let bound = deadline.bound(cfg.dbus_timeout);
+            GaneshaAdmin::connect(bound)
+                .and_then(|admin| admin.get_grace(bound))
+                .map_err(|e| match e {
+                    DbusError::TimedOut(after) => OcfError::Timeout {
+                        what: format!("ganesha.nfsd (pid {pid}) D-Bus get_grace"),
+                        after,
+                    },
+                    other => OcfError::generic(format!(
+                        "ganesha.nfsd (pid {pid}) does not answer on D-Bus: {other}"
+                    )),
+                })?;
+        }
+        Ok(ExitCode::Success)
+    }
+}

@@ -1,0 +1,337 @@
+//! The agents against real parts: a one-node Pacemaker/Corosync cluster whose attrd answers,
+//! the node's own system D-Bus, and a real ganesha.nfsd 4.3 (FSAL VFS) that ganesha_nfsd
+//! starts. Needs root (network and mount namespaces); CI runs as root.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::time::{Duration, Instant};
+
+use util::cluster::{AgentLab, PID_FILE};
+
+fn ganesha_pid(lab: &AgentLab) -> i32 {
+    std::fs::read_to_string(lab.node().host_path(PID_FILE))
+        .unwrap_or_else(|e| panic!("reading the pid file: {e}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+fn alive(pid: i32) -> bool {
+    !matches!(
+        ocf::process::process_state(nix::unistd::Pid::from_raw(pid)),
+        ocf::process::ProcessState::Absent | ocf::process::ProcessState::Zombie
+    )
+}
+
+fn wait_until(what: &str, bound: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < bound, "{what}: not within {bound:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn ocf_tester_passes_for_all_three_agents() {
+    let lab = AgentLab::up();
+    // The documented install step put them where Pacemaker looks.
+    let md = lab.sh(
+        "crm_resource",
+        &["--show-metadata", "ocf:ganesha:ganesha_grace"],
+    );
+    assert!(
+        md.contains("<resource-agent name=\"ganesha_grace\""),
+        "{md}"
+    );
+    for agent in ["ganesha_nfsd", "ganesha_mon"] {
+        let md = lab.sh(
+            "crm_resource",
+            &["--show-metadata", &format!("ocf:ganesha:{agent}")],
+        );
+        assert!(md.contains(&format!("<resource-agent name=\"{agent}\"")));
+    }
+
+    let nfsd: Vec<String> = lab
+        .nfsd_params()
+        .into_iter()
+        .flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")])
+        .collect();
+    let cases: [(&str, Vec<String>); 3] = [
+        ("ganesha_nfsd", nfsd),
+        (
+            "ganesha_mon",
+            vec!["-o".into(), format!("pid_file={PID_FILE}")],
+        ),
+        ("ganesha_grace", vec![]),
+    ];
+    for (agent, opts) in cases {
+        let mut cmd = lab.node().command("ocf-tester");
+        cmd.args(["-n", &format!("{agent}-test")])
+            .args(&opts)
+            .arg(format!("/usr/lib/ocf/resource.d/ganesha/{agent}"));
+        let run = util::run_command(cmd, Duration::from_secs(180));
+        assert!(
+            run.code == 0 && run.stdout.contains("passed all tests"),
+            "ocf-tester failed for {agent}:\n{}\n{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
+    let lab = AgentLab::up();
+    let p = lab.nfsd_params();
+    // A peer that served clients before: its recovery directory exists on the shared volume.
+    let peer = lab
+        .lab
+        .shared_dir()
+        .join("nfs-ganesha/node2/ganesha/v4recov");
+    std::fs::create_dir_all(&peer).unwrap();
+
+    // Probe before anything: not running.
+    lab.agent(
+        "ganesha_nfsd",
+        "monitor",
+        &p,
+        &[("OCF_RESKEY_CRM_meta_interval", "0")],
+    )
+    .expect_code(7);
+    let started = lab.agent("ganesha_nfsd", "start", &p, &[]);
+    started.expect_code(0);
+    let pid = ganesha_pid(&lab);
+    assert!(alive(pid));
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap()
+            .trim(),
+        "ganesha.nfsd"
+    );
+    // Start returned only once the daemon answers on the node's system bus.
+    lab.in_grace();
+    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "monitor", &p, &[("OCF_CHECK_LEVEL", "10")])
+        .expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    assert_eq!(ganesha_pid(&lab), pid, "a second start keeps the daemon");
+
+    // The recovery root is a link into this node's directory, linked to the peer.
+    let own = lab.lab.shared_dir().join("nfs-ganesha/node1/ganesha");
+    assert_eq!(std::fs::read_link(&lab.recovery_root).unwrap(), own);
+    assert!(lab.recovery_root.join("node2/v4recov").is_dir());
+
+    // Wait out the start-up grace period so that the notify is what puts ganesha in grace.
+    wait_until("initial grace to end", Duration::from_secs(40), || {
+        !lab.in_grace()
+    });
+    // Peers node2 and node3 stopped in one transition (node1 is this node).
+    lab.agent(
+        "ganesha_grace",
+        "notify",
+        &[],
+        &[
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3 node1"),
+        ],
+    )
+    .expect_code(0)
+    .expect_stderr("grace(5:node2): Started grace period")
+    .expect_stderr("grace(5:node3): Started grace period");
+    assert!(lab.in_grace(), "grace did not reach the daemon");
+    let log = lab.ganesha_log();
+    let read = format!(
+        "Recovery for nodeid -1 dir ({}/node2/v4recov)",
+        lab.recovery_root.display()
+    );
+    assert!(
+        log.contains(&read),
+        "ganesha did not read node2's records:\n{log}"
+    );
+    let failed = format!(
+        "Failed to open v4 recovery dir ({}/node2/v4recov)",
+        lab.recovery_root.display()
+    );
+    assert!(
+        !log.contains(&failed),
+        "node2's directory was not reachable:\n{log}"
+    );
+    assert!(!log.contains("ip node1"), "a node never takes itself over");
+
+    // Failback: node2 comes back, this survivor releases it.
+    lab.agent(
+        "ganesha_grace",
+        "notify",
+        &[],
+        &[
+            ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
+            ("OCF_RESKEY_CRM_meta_notify_start_uname", "node2"),
+        ],
+    )
+    .expect_code(0)
+    .expect_stderr("grace(2:node2): Started grace period");
+    assert!(lab.ganesha_log().contains("recovery event 2"));
+
+    // Stop: clean D-Bus shutdown, pid file gone, recovery root restored.
+    let stopped = lab.agent("ganesha_nfsd", "stop", &p, &[]);
+    stopped.expect_code(0).expect_stderr("asked ganesha.nfsd");
+    assert!(!alive(pid));
+    assert!(!lab.node().host_path(PID_FILE).exists());
+    assert!(std::fs::symlink_metadata(&lab.recovery_root).is_err());
+    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(7);
+    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+}
+
+#[test]
+fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
+    let lab = AgentLab::up();
+    let p = lab.nfsd_params();
+
+    // A pid file naming some other live process (pid reuse): not ganesha, never signalled.
+    let mut other = lab
+        .node()
+        .spawn("sleep", &["300"], &lab.node().dir().join("sleep.log"))
+        .unwrap();
+    let other_pid = other.id() as i32;
+    std::fs::create_dir_all(lab.node().host_path("/run/ganesha")).unwrap();
+    std::fs::write(lab.node().host_path(PID_FILE), format!("{other_pid}\n")).unwrap();
+    let run = lab.agent("ganesha_nfsd", "monitor", &p, &[]);
+    run.expect_code(7);
+    assert!(
+        run.exit_reasons()[0].contains("stale pid file"),
+        "{:?}",
+        run.exit_reasons()
+    );
+    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    assert!(
+        alive(other_pid),
+        "stop must not kill a process that is not ganesha"
+    );
+
+    // A hung daemon (SIGSTOP): D-Bus shutdown gets no answer, SIGTERM is not acted on,
+    // SIGKILL ends it; all inside an 8 s stop timeout.
+    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    let pid = ganesha_pid(&lab);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    lab.agent(
+        "ganesha_nfsd",
+        "monitor",
+        &p,
+        &[("OCF_CHECK_LEVEL", "10"), ("OCF_RESKEY_dbus_timeout", "2")],
+    )
+    .expect_code(1);
+    let run = lab.agent(
+        "ganesha_nfsd",
+        "stop",
+        &p,
+        &[("OCF_RESKEY_CRM_meta_timeout", "8000")],
+    );
+    run.expect_code(0);
+    assert!(
+        run.elapsed < Duration::from_secs(8),
+        "stop took {:?}",
+        run.elapsed
+    );
+    assert!(!alive(pid), "the hung daemon survived stop");
+    let _ = other.kill();
+    let _ = other.wait();
+}
+
+#[test]
+fn mon_publishes_health_and_withdraws_grace_first_on_failure() {
+    let lab = AgentLab::up();
+    let p = lab.nfsd_params();
+    let mon = vec![("pid_file".to_string(), PID_FILE.to_string())];
+
+    // Not started: 7.
+    lab.agent("ganesha_mon", "monitor", &mon, &[])
+        .expect_code(7);
+    // Daemon down at start: nothing is advertised.
+    lab.agent("ganesha_mon", "start", &mon, &[]).expect_code(0);
+    assert_eq!(lab.attribute("ganesha-active"), None);
+    assert_eq!(lab.attribute("grace-active"), None);
+
+    // The daemon comes up: both attributes appear at the next monitor.
+    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    lab.agent("ganesha_mon", "monitor", &mon, &[])
+        .expect_code(0);
+    assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
+    assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
+
+    // The daemon dies (kill -9): grace-active goes first, ganesha-active one monitor later.
+    let pid = ganesha_pid(&lab);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_until("ganesha to die", Duration::from_secs(5), || !alive(pid));
+    let failing = lab.agent("ganesha_mon", "monitor", &mon, &[]);
+    failing.expect_code(0);
+    assert!(
+        failing.elapsed < Duration::from_secs(2),
+        "no sleep in the monitor: {:?}",
+        failing.elapsed
+    );
+    assert_eq!(lab.attribute("grace-active"), None);
+    assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
+    lab.agent("ganesha_mon", "monitor", &mon, &[])
+        .expect_code(0);
+    assert_eq!(lab.attribute("ganesha-active"), None);
+    // ganesha_nfsd reports the crash, so Pacemaker recovers it.
+    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(7);
+    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    lab.agent("ganesha_mon", "monitor", &mon, &[])
+        .expect_code(0);
+    assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
+
+    // Stop withdraws both; a stopped monitor is 7 again.
+    lab.agent("ganesha_mon", "stop", &mon, &[]).expect_code(0);
+    assert_eq!(lab.attribute("grace-active"), None);
+    assert_eq!(lab.attribute("ganesha-active"), None);
+    lab.agent("ganesha_mon", "monitor", &mon, &[])
+        .expect_code(7);
+    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+}
+
+#[test]
+fn nfsd_mounts_and_unmounts_the_state_volume() {
+    let lab = AgentLab::up();
+    // The lab's shared directory, bind-mounted as the "device" of the state volume.
+    let mut p: Vec<(String, String)> = lab
+        .nfsd_params()
+        .into_iter()
+        .filter(|(k, _)| k != "state_mount")
+        .collect();
+    p.push((
+        "state_device".into(),
+        lab.lab.shared_dir().display().to_string(),
+    ));
+    p.push(("state_fstype".into(), "none".into()));
+    p.push(("state_options".into(), "bind".into()));
+    p.push(("state_mount".into(), "/mnt/ganesha-state".into()));
+    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
+    assert!(mounts.contains(" /mnt/ganesha-state "), "{mounts}");
+    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(0);
+    // The layout was made on the volume, i.e. in the shared directory.
+    assert!(lab
+        .lab
+        .shared_dir()
+        .join("nfs-ganesha/node1/ganesha/v4recov")
+        .is_dir());
+    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
+    assert!(
+        !mounts.contains(" /mnt/ganesha-state "),
+        "still mounted:\n{mounts}"
+    );
+}

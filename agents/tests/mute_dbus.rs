@@ -1,0 +1,132 @@
+//! A D-Bus peer that owns ganesha's name but never answers: the case a real ganesha.nfsd
+//! produces only when it hangs. Every agent call must give up within its bound, and within
+//! the operation timeout Pacemaker gives, instead of hanging until SIGKILL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::time::Duration;
+
+use util::dbus::PrivateBus;
+use util::{agent, run_agent};
+
+/// Owns org.ganesha.nfsd and accepts every admin call without ever replying.
+struct MuteGanesha;
+
+#[zbus::interface(name = "org.ganesha.nfsd.admin")]
+impl MuteGanesha {
+    #[zbus(name = "grace", out_args("status", "error"))]
+    async fn grace(&self, _arg: String) -> (bool, String) {
+        std::future::pending().await
+    }
+
+    #[zbus(name = "get_grace", out_args("isgrace", "status", "error"))]
+    async fn get_grace(&self) -> (bool, bool, String) {
+        std::future::pending().await
+    }
+}
+
+fn serve_mute(bus: &PrivateBus) -> zbus::blocking::Connection {
+    zbus::blocking::connection::Builder::address(bus.address.as_str())
+        .and_then(|b| b.name("org.ganesha.nfsd"))
+        .and_then(|b| b.serve_at("/org/ganesha/nfsd/admin", MuteGanesha))
+        .and_then(|b| b.build())
+        .expect("serving the mute ganesha")
+}
+
+#[test]
+fn grace_notify_gives_up_within_dbus_timeout_for_each_peer() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start(dir.path());
+    let _mute = serve_mute(&bus);
+    let run = run_agent(
+        &agent("ganesha_grace"),
+        "notify",
+        &[
+            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
+            ("OCF_RESKEY_dbus_timeout", "1"),
+            ("OCF_RESKEY_CRM_meta_timeout", "30000"),
+            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3"),
+        ],
+    );
+    // Notify must not fail the cluster; the failure is in the log, once per peer.
+    run.expect_code(0);
+    assert_eq!(
+        run.stderr
+            .matches("no answer from ganesha.nfsd within")
+            .count(),
+        2,
+        "{}",
+        run.stderr
+    );
+    assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
+    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+}
+
+#[test]
+fn grace_notify_finishes_within_the_operation_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start(dir.path());
+    let _mute = serve_mute(&bus);
+    // dbus_timeout alone would allow 3 x 10 s; Pacemaker gives 3 s.
+    let run = run_agent(
+        &agent("ganesha_grace"),
+        "notify",
+        &[
+            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
+            ("OCF_RESKEY_dbus_timeout", "10"),
+            ("OCF_RESKEY_CRM_meta_timeout", "3000"),
+            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3 node4"),
+        ],
+    );
+    run.expect_code(0);
+    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
+    run.expect_stderr("not sent: the notify timeout is used up");
+}
+
+#[test]
+fn deep_monitors_report_a_hung_daemon_within_their_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start(dir.path());
+    let _mute = serve_mute(&bus);
+    let rsctmp = dir.path().join("rsctmp");
+    let env = [
+        ("DBUS_SYSTEM_BUS_ADDRESS", bus.address.as_str()),
+        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ("OCF_RESKEY_dbus_timeout", "1"),
+        ("OCF_RESKEY_CRM_meta_interval", "20000"),
+        ("OCF_CHECK_LEVEL", "10"),
+    ];
+    run_agent(&agent("ganesha_grace"), "start", &env).expect_code(0);
+    let run = run_agent(&agent("ganesha_grace"), "monitor", &env);
+    run.expect_code(1);
+    assert!(run.exit_reasons()[0].contains("no answer from ganesha.nfsd within"));
+    assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
+    run_agent(&agent("ganesha_grace"), "stop", &env).expect_code(0);
+}
+
+#[test]
+fn grace_without_ganesha_on_the_bus_is_logged_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start(dir.path());
+    let run = run_agent(
+        &agent("ganesha_grace"),
+        "notify",
+        &[
+            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
+            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2"),
+        ],
+    );
+    run.expect_code(0)
+        .expect_stderr("ganesha.nfsd is not on the system bus");
+    assert!(run.elapsed < Duration::from_secs(1), "{:?}", run.elapsed);
+}

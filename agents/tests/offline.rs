@@ -1,0 +1,308 @@
+//! Agent behaviour that needs no cluster and no daemon: meta-data, parameter checking,
+//! unimplemented actions, and the D-Bus timeout against a peer that never answers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::process::Command;
+use std::time::Duration;
+
+use util::{agent, run_agent};
+
+const AGENTS: [&str; 3] = ["ganesha_nfsd", "ganesha_mon", "ganesha_grace"];
+
+#[test]
+fn meta_data_is_dtd_valid_with_no_environment() {
+    for name in AGENTS {
+        let run = run_agent(&agent(name), "meta-data", &[]);
+        run.expect_code(0);
+        assert!(
+            run.stdout.starts_with("<?xml"),
+            "{name}: only XML on stdout"
+        );
+        assert!(
+            run.stderr.is_empty(),
+            "{name}: nothing on stderr: {}",
+            run.stderr
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("md.xml");
+        std::fs::write(&file, &run.stdout).unwrap();
+        // ocf-tester's own check: xmllint --valid against resource-agents' ra-api-1.dtd,
+        // which the DOCTYPE names relative to the document.
+        std::fs::copy(
+            "/usr/share/resource-agents/ra-api-1.dtd",
+            dir.path().join("ra-api-1.dtd"),
+        )
+        .expect("resource-agents installed");
+        let mut cmd = Command::new("xmllint");
+        cmd.args(["--noout", "--valid"]).arg(&file);
+        util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+    }
+}
+
+#[test]
+fn unimplemented_actions_exit_3() {
+    for name in AGENTS {
+        for action in [
+            "promote",
+            "demote",
+            "migrate_to",
+            "migrate_from",
+            "reload",
+            "bogus",
+        ] {
+            run_agent(&agent(name), action, &[]).expect_code(3);
+        }
+    }
+    // ganesha_mon and ganesha_nfsd do not take notifications.
+    run_agent(&agent("ganesha_mon"), "notify", &[]).expect_code(3);
+    run_agent(&agent("ganesha_nfsd"), "notify", &[]).expect_code(3);
+}
+
+/// Each bad value gives exit 6 and exactly one exit reason naming the parameter.
+#[test]
+fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
+    let cases: &[(&str, &str, &str, &str)] = &[
+        (
+            "ganesha_nfsd",
+            "pid_file",
+            "relative/ganesha.pid",
+            "must be an absolute path",
+        ),
+        ("ganesha_nfsd", "dbus_timeout", "ten", "must be an integer"),
+        ("ganesha_nfsd", "dbus_timeout", "0", "at least 1"),
+        (
+            "ganesha_nfsd",
+            "node_name",
+            "node 1",
+            "without ':' or spaces",
+        ),
+        ("ganesha_nfsd", "state_subdir", "a/b", "one directory name"),
+        (
+            "ganesha_mon",
+            "grace_active",
+            "grace active",
+            "without spaces",
+        ),
+        ("ganesha_mon", "refresh_interval", "-5", ">= 0"),
+        ("ganesha_mon", "pid_file", "ganesha.pid", "absolute path"),
+        (
+            "ganesha_grace",
+            "dbus_timeout",
+            "soon",
+            "must be an integer",
+        ),
+        (
+            "ganesha_grace",
+            "release_on_start",
+            "perhaps",
+            "must be a boolean",
+        ),
+    ];
+    for (name, param, value, problem) in cases {
+        for action in ["validate-all", "start"] {
+            let key = format!("OCF_RESKEY_{param}");
+            let run = run_agent(&agent(name), action, &[(key.as_str(), value)]);
+            run.expect_code(6);
+            let reasons = run.exit_reasons();
+            assert_eq!(reasons.len(), 1, "{name} {action}: {reasons:?}");
+            assert!(
+                reasons[0].contains(&format!("parameter {param}")) && reasons[0].contains(problem),
+                "{name} {action} {param}={value}: {reasons:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bad_parameters_never_fail_a_stop_or_a_probe() {
+    let env = [
+        ("OCF_RESKEY_pid_file", "relative"),
+        ("OCF_RESKEY_CRM_meta_interval", "0"),
+    ];
+    run_agent(&agent("ganesha_nfsd"), "stop", &env).expect_code(0);
+    run_agent(&agent("ganesha_nfsd"), "monitor", &env).expect_code(7);
+}
+
+#[test]
+fn missing_ganesha_binary_is_not_installed() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("ganesha.conf");
+    std::fs::write(&conf, "").unwrap();
+    let env = [
+        ("OCF_RESKEY_binary", "/nonexistent/ganesha.nfsd"),
+        ("OCF_RESKEY_config", conf.to_str().unwrap()),
+        ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
+        ("OCF_CHECK_LEVEL", "10"),
+    ];
+    let run = run_agent(&agent("ganesha_nfsd"), "validate-all", &env);
+    run.expect_code(5);
+    assert_eq!(run.exit_reasons().len(), 1);
+    // Glusterfs defect #12: an unmounted/missing state directory is refused with a reason.
+    let env = [
+        ("OCF_RESKEY_binary", "/bin/true"),
+        ("OCF_RESKEY_config", conf.to_str().unwrap()),
+        ("OCF_RESKEY_state_mount", "/nonexistent/shared_storage"),
+        ("OCF_CHECK_LEVEL", "10"),
+    ];
+    let run = run_agent(&agent("ganesha_nfsd"), "validate-all", &env);
+    run.expect_code(2);
+    assert!(run.exit_reasons()[0].contains("/nonexistent/shared_storage"));
+}
+
+/// A directory of stand-in cluster tools that record each call; `attrd_updater` exits with
+/// `attrd_rc`. Used where no cluster is needed to see *which* programs an agent runs.
+fn recording_tools(dir: &std::path::Path, attrd_rc: i32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("calls.log");
+    for tool in [
+        "attrd_updater",
+        "crm_attribute",
+        "crm_node",
+        "crm_mon",
+        "pcs",
+        "dbus-send",
+        "cibadmin",
+    ] {
+        let rc = if tool == "attrd_updater" { attrd_rc } else { 0 };
+        let script = format!(
+            "#!/bin/sh\necho \"{tool} $*\" >> {}\nexit {rc}\n",
+            log.display()
+        );
+        let path = bin.join(tool);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    bin
+}
+
+fn calls(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("calls.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Glusterfs defects #1/#3 and the 5 s sleep: a steady-state ganesha_mon monitor runs no
+/// program at all (no pcs, no crm_mon, no attrd_updater), and the attributes it writes are
+/// transient ones through attrd_updater only (never `crm_attribute --lifetime forever`).
+#[test]
+fn mon_writes_transient_attributes_only_on_change_and_runs_nothing_in_steady_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = recording_tools(dir.path(), 0);
+    // A live process standing in for ganesha: this test's own pid and command name.
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let pid_file = dir.path().join("ganesha.pid");
+    std::fs::write(&pid_file, format!("{}\n", std::process::id())).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let rsctmp = dir.path().join("rsctmp");
+    let env = [
+        ("PATH", path.as_str()),
+        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ("OCF_RESKEY_pid_file", pid_file.to_str().unwrap()),
+        ("OCF_RESKEY_binary", &format!("/x/{}", me.trim())),
+        ("OCF_RESKEY_CRM_meta_interval", "5000"),
+    ];
+    let mut cmd = Command::new(agent("ganesha_mon"));
+    cmd.arg("start").env_clear().envs(env);
+    util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+    assert_eq!(
+        calls(dir.path()),
+        [
+            "attrd_updater --name ganesha-active --update 1",
+            "attrd_updater --name grace-active --update 1"
+        ]
+    );
+    for _ in 0..3 {
+        let mut cmd = Command::new(agent("ganesha_mon"));
+        cmd.arg("monitor").env_clear().envs(env);
+        util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+    }
+    assert_eq!(
+        calls(dir.path()).len(),
+        2,
+        "steady state ran programs: {:?}",
+        calls(dir.path())
+    );
+}
+
+/// Glusterfs ganesha_mon's monitor always succeeded. Ours fails when it cannot publish a
+/// change (attrd unreachable), and is 7 when not started.
+#[test]
+fn mon_monitor_fails_when_attributes_cannot_be_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = recording_tools(dir.path(), 102);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let rsctmp = dir.path().join("rsctmp");
+    let env = [
+        ("PATH", path.as_str()),
+        ("HA_RSCTMP", rsctmp.to_str().unwrap()),
+        ("OCF_RESKEY_pid_file", "/nonexistent/ganesha.pid"),
+        ("OCF_RESKEY_CRM_meta_interval", "5000"),
+    ];
+    let monitor = || {
+        let mut cmd = Command::new(agent("ganesha_mon"));
+        cmd.arg("monitor").env_clear().envs(env);
+        util::run_command(cmd, Duration::from_secs(30))
+    };
+    monitor().expect_code(7);
+    // Started while the daemon ran and attrd worked: state says both are published.
+    std::fs::create_dir_all(&rsctmp).unwrap();
+    std::fs::write(
+        rsctmp.join("ganesha_mon-default.state"),
+        format!("ganesha_active=1\ngrace_active=1\nat={}\n", u64::MAX / 2),
+    )
+    .unwrap();
+    // The daemon is gone and attrd is unreachable: the change cannot be published.
+    let run = monitor();
+    run.expect_code(1);
+    assert!(
+        run.exit_reasons()[0].contains("not reachable"),
+        "{:?}",
+        run.exit_reasons()
+    );
+}
+
+/// The glusterfs ganesha_nfsd only logged failures and returned success. Ours: a daemon
+/// that dies while starting fails the start, with the reason.
+#[test]
+fn nfsd_start_fails_when_the_daemon_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("ganesha.conf");
+    std::fs::write(&conf, "").unwrap();
+    let run = run_agent(
+        &agent("ganesha_nfsd"),
+        "start",
+        &[
+            ("OCF_RESKEY_binary", "/bin/false"),
+            ("OCF_RESKEY_config", conf.to_str().unwrap()),
+            ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
+            ("OCF_RESKEY_recovery_root", ""),
+            ("OCF_RESKEY_node_name", "node1"),
+            ("OCF_RESKEY_log_file", ""),
+            (
+                "OCF_RESKEY_pid_file",
+                dir.path().join("g.pid").to_str().unwrap(),
+            ),
+        ],
+    );
+    run.expect_code(1);
+    assert!(
+        run.exit_reasons()[0].contains("exited during start"),
+        "{:?}",
+        run.exit_reasons()
+    );
+}
+
+/// Defaults use /run, not /var/run (glusterfs #1475).
+#[test]
+fn defaults_do_not_use_var_run() {
+    for name in AGENTS {
+        let md = run_agent(&agent(name), "meta-data", &[]).stdout;
+        assert!(!md.contains("/var/run"), "{name}");
+    }
+}

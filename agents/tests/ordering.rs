@@ -1,0 +1,261 @@
+//! Pacemaker's own ordering replaces the glusterfs agents' 5 s `grace_delay` sleep (see the
+//! `mon` module docs). Checked offline with `crm_simulate` on the constraint model in
+//! `fixtures/ha-model.cib.xml`: deleting only `grace-active` on a node must yield one
+//! transition in which every survivor's post-stop notification (grace `5:<node>`) is
+//! confirmed before the node's VIP starts elsewhere; restoring it must release the node on
+//! the survivors (pre-start, `2:<node>`) before its VIP returns home.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod util;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+struct Sim {
+    dir: tempfile::TempDir,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("shadow")).unwrap();
+        Sim { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn tool(&self, program: &str, cib: Option<&Path>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("CIB_shadow_dir", self.path("shadow"));
+        if let Some(cib) = cib {
+            cmd.env("CIB_file", cib);
+        }
+        cmd
+    }
+
+    fn run(&self, cmd: Command) {
+        util::run_command(cmd, Duration::from_secs(60)).expect_code(0);
+    }
+
+    /// Runs the scheduler on `input`, applying the transition to `output`; returns the graph.
+    fn transition(&self, input: &str, output: &str) -> Graph {
+        let graph = self.path(&format!("{output}.graph.xml"));
+        let mut cmd = self.tool("crm_simulate", None);
+        cmd.arg("-x")
+            .arg(self.path(input))
+            .args(["--quorum", "1", "-S", "-O"]);
+        cmd.arg(self.path(output));
+        cmd.arg("-G").arg(&graph);
+        self.run(cmd);
+        Graph::parse(&std::fs::read_to_string(graph).unwrap())
+    }
+
+    fn attribute(&self, cib: &str, node: &str, name: &str, value: Option<&str>) {
+        let mut cmd = self.tool("crm_attribute", Some(&self.path(cib)));
+        cmd.args(["--node", node, "--name", name, "--lifetime", "reboot"]);
+        match value {
+            Some(v) => cmd.args(["--update", v]),
+            None => cmd.arg("--delete"),
+        };
+        self.run(cmd);
+    }
+}
+
+/// The transition graph: for each action (`key@node`), the actions it waits for.
+#[derive(Debug, Default)]
+struct Graph {
+    inputs: BTreeMap<String, BTreeSet<String>>,
+    notify_meta: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Graph {
+    fn parse(xml: &str) -> Graph {
+        let mut graph = Graph::default();
+        let mut reader = Reader::from_str(xml);
+        let (mut in_action_set, mut in_inputs) = (false, false);
+        let mut current = String::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    let name = e.name().as_ref().to_vec();
+                    let attrs: BTreeMap<String, String> = e
+                        .attributes()
+                        .filter_map(Result::ok)
+                        .map(|a| {
+                            (
+                                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                                a.unescape_value()
+                                    .map(|v| v.into_owned())
+                                    .unwrap_or_default(),
+                            )
+                        })
+                        .collect();
+                    match name.as_slice() {
+                        b"action_set" => in_action_set = true,
+                        b"inputs" => in_inputs = true,
+                        b"rsc_op" | b"pseudo_event" | b"crm_event" => {
+                            let key = format!(
+                                "{}@{}",
+                                attrs.get("operation_key").cloned().unwrap_or_default(),
+                                attrs.get("on_node").cloned().unwrap_or_default()
+                            );
+                            if in_action_set {
+                                current = key;
+                                graph.inputs.entry(current.clone()).or_default();
+                            } else if in_inputs {
+                                graph.inputs.entry(current.clone()).or_default().insert(key);
+                            }
+                        }
+                        b"attributes" if in_action_set => {
+                            graph.notify_meta.insert(current.clone(), attrs);
+                        }
+                        _ => {}
+                    }
+                }
+                Event::End(e) => match e.name().as_ref() {
+                    b"action_set" => in_action_set = false,
+                    b"inputs" => in_inputs = false,
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        graph
+    }
+
+    fn has(&self, action: &str) -> bool {
+        self.inputs.contains_key(action)
+    }
+
+    /// Whether `later` waits, directly or transitively, for `earlier`.
+    fn after(&self, later: &str, earlier: &str) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![later.to_owned()];
+        while let Some(a) = todo.pop() {
+            for input in self.inputs.get(&a).into_iter().flatten() {
+                if input == earlier {
+                    return true;
+                }
+                if seen.insert(input.clone()) {
+                    todo.push(input.clone());
+                }
+            }
+        }
+        false
+    }
+}
+
+fn healthy_cluster(sim: &Sim) {
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/ha-model.cib.xml"
+        ),
+        sim.path("cib.xml"),
+    )
+    .unwrap();
+    let mut verify = sim.tool("crm_verify", None);
+    verify.arg("-x").arg(sim.path("cib.xml"));
+    sim.run(verify);
+    let mut up = sim.tool("crm_simulate", None);
+    up.arg("-x").arg(sim.path("cib.xml"));
+    up.args([
+        "-u", "node1", "-u", "node2", "-u", "node3", "--quorum", "1", "-S", "-O",
+    ]);
+    up.arg(sim.path("up.xml"));
+    up.args(["-G"]).arg(sim.path("up.graph.xml"));
+    sim.run(up);
+    // Glusterfs defect #8: no grace instance (and no VIP) may start before ganesha_mon has
+    // published the attributes; the location rules hold them back, no sleep needed.
+    let first = Graph::parse(&std::fs::read_to_string(sim.path("up.graph.xml")).unwrap());
+    let starts: Vec<&String> = first
+        .inputs
+        .keys()
+        .filter(|k| k.contains("_start_0@"))
+        .collect();
+    assert!(
+        starts.iter().any(|k| k.starts_with("nfs-mon")),
+        "{starts:#?}"
+    );
+    assert!(
+        !starts
+            .iter()
+            .any(|k| k.starts_with("nfs-grace") || k.contains("-vip_")),
+        "{:#?}",
+        first.inputs.keys()
+    );
+    for node in ["node1", "node2", "node3"] {
+        sim.attribute("up.xml", node, "ganesha-active", Some("1"));
+        sim.attribute("up.xml", node, "grace-active", Some("1"));
+    }
+    let start = sim.transition("up.xml", "placed.xml");
+    // The VIPs start, each after the grace clone is running everywhere.
+    assert!(start.after("node1-vip_start_0@node1", "nfs-grace-clone_running_0@"));
+}
+
+#[test]
+fn failover_starts_the_vip_only_after_survivors_confirmed_grace() {
+    let sim = Sim::new();
+    healthy_cluster(&sim);
+    // ganesha_mon on node1 withdraws grace-active, and only that.
+    sim.attribute("placed.xml", "node1", "grace-active", None);
+    let graph = sim.transition("placed.xml", "failed.xml");
+
+    let vip_moves = ["node1-vip_start_0@node3", "node1-vip_start_0@node2"]
+        .into_iter()
+        .find(|a| graph.has(a))
+        .unwrap_or_else(|| panic!("node1-vip does not move: {:#?}", graph.inputs.keys()));
+    for survivor in ["node2", "node3"] {
+        let notify = format!("nfs-grace_post_notify_stop_0@{survivor}");
+        assert!(
+            graph.has(&notify),
+            "{survivor} gets no post-stop notification"
+        );
+        let meta = &graph.notify_meta[&notify];
+        assert_eq!(meta["CRM_meta_notify_stop_uname"].trim(), "node1");
+        assert!(
+            graph.after(vip_moves, &notify),
+            "VIP may start before {survivor}'s grace"
+        );
+    }
+    assert!(graph.after(
+        vip_moves,
+        "nfs-grace-clone_confirmed-post_notify_stopped_0@"
+    ));
+}
+
+#[test]
+fn failback_releases_on_survivors_before_the_vip_returns() {
+    let sim = Sim::new();
+    healthy_cluster(&sim);
+    sim.attribute("placed.xml", "node1", "grace-active", None);
+    sim.transition("placed.xml", "failed.xml");
+    // ganesha_mon sets ganesha-active then grace-active when the daemon is back.
+    sim.attribute("failed.xml", "node1", "grace-active", Some("1"));
+    let graph = sim.transition("failed.xml", "back.xml");
+    assert!(
+        graph.has("node1-vip_start_0@node1"),
+        "{:#?}",
+        graph.inputs.keys()
+    );
+    for survivor in ["node2", "node3"] {
+        let notify = format!("nfs-grace_pre_notify_start_0@{survivor}");
+        assert!(
+            graph.has(&notify),
+            "{survivor} gets no pre-start notification"
+        );
+        assert_eq!(
+            graph.notify_meta[&notify]["CRM_meta_notify_start_uname"].trim(),
+            "node1"
+        );
+        assert!(graph.after("node1-vip_start_0@node1", &notify));
+    }
+}

@@ -1,0 +1,310 @@
+//! `ganesha-demo`: the built-in default of `scripts/setup`. Brings up a one-node
+//! Pacemaker/Corosync lab in network namespaces, installs this project's agents there with
+//! `ganesha-ha install-agents`, lets Pacemaker run ganesha_nfsd, ganesha_mon and
+//! ganesha_grace (plus a VIP) with the constraint model from the README, reads a file over
+//! NFSv4 through the VIP, kills ganesha.nfsd and times how the cluster recovers, then tears
+//! everything down. Run as root: `ganesha-demo [--agents DIR]`.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabError, LabOptions, Node};
+
+const VIP: &str = "192.0.2.101";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let agents = match args.iter().position(|a| a == "--agents") {
+        Some(i) => args.get(i + 1).map(PathBuf::from),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf)),
+    };
+    let Some(agents) = agents else {
+        eprintln!("usage: ganesha-demo [--agents DIR]");
+        return ExitCode::from(2);
+    };
+    // Commands run inside the node with `/` as working directory.
+    let agents = std::fs::canonicalize(&agents).unwrap_or(agents);
+    match demo(&agents) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ganesha-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn step(text: &str) {
+    println!("\n==> {text}");
+}
+
+fn text(out: std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn demo(agents: &Path) -> Result<(), LabError> {
+    let cli = agents.join("ganesha-ha");
+    if !cli.is_file() {
+        return Err(LabError::Setup(format!(
+            "{} not found; build first: cargo build --release --workspace",
+            cli.display()
+        )));
+    }
+    ganesha_lab::preflight()?;
+    step("bringing up a one-node Pacemaker/Corosync cluster in network namespaces");
+    let lab = Lab::up(LabOptions::default())?;
+    let node = lab.node(0);
+    println!(
+        "    {} at {} (namespace {}), up in {:.1?}",
+        node.name(),
+        node.addr(),
+        node.netns(),
+        lab.startup_time()
+    );
+
+    step("installing the agents inside the node: ganesha-ha install-agents");
+    let out = node.run(
+        &cli,
+        &["install-agents", "--from", &agents.display().to_string()],
+    )?;
+    print!("{}", text(out));
+
+    let export = lab.shared_dir().join("export");
+    std::fs::create_dir_all(&export).map_err(|e| io("creating the export", e))?;
+    std::fs::write(export.join("hello.txt"), "served by ganesha-ha\n")
+        .map_err(|e| io("writing hello.txt", e))?;
+    let conf = node.dir().join("ganesha.conf");
+    let recovery_root = node.dir().join("recovery");
+    write_ganesha_conf(&conf, &GaneshaConf::new(&recovery_root, &export))
+        .map_err(|e| io("writing ganesha.conf", e))?;
+
+    step("configuring the resources (clones of the three agents, a VIP, the constraints)");
+    let resources = resources_xml(
+        &conf,
+        &recovery_root,
+        lab.shared_dir(),
+        &node.dir().join("ganesha.log"),
+    );
+    node.run(
+        "cibadmin",
+        &["--create", "--scope", "resources", "--xml-text", &resources],
+    )?;
+    node.run(
+        "cibadmin",
+        &[
+            "--replace",
+            "--scope",
+            "constraints",
+            "--xml-text",
+            CONSTRAINTS,
+        ],
+    )?;
+    let started = Instant::now();
+    wait(
+        node,
+        "every resource started",
+        Duration::from_secs(90),
+        |xml| {
+            ["nfs-ganesha", "nfs-mon", "nfs-grace", "vip"]
+                .iter()
+                .all(|r| started_resource(xml, r))
+        },
+    )?;
+    println!("    all started in {:.1?}", started.elapsed());
+    print!(
+        "{}",
+        text(node.run(
+            "crm_mon",
+            &["--one-shot", "--show-node-attributes", "--inactive"]
+        )?)
+    );
+
+    step(&format!("reading a file over NFSv4 through the VIP {VIP}"));
+    let url = format!("nfs://{VIP}/export/hello.txt?version=4");
+    print!("    {}", text(node.run("nfs-cat", &[&url])?));
+
+    step("killing ganesha.nfsd (kill -9) and timing the recovery");
+    let pid_file = node.host_path("/run/ganesha/ganesha.pid");
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .map_err(|e| io("reading the pid file", e))?
+        .trim()
+        .parse()
+        .map_err(|_| LabError::Setup("bad pid file".into()))?;
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .map_err(|e| LabError::Setup(format!("kill: {e}")))?;
+    wait(
+        node,
+        "grace-active withdrawn or VIP stopped",
+        Duration::from_secs(30),
+        |xml| !started_resource(xml, "vip") || !xml.contains("name=\"grace-active\" value=\"1\""),
+    )?;
+    println!(
+        "    {:>5.1?}  ganesha_mon withdrew grace-active; the VIP left this node",
+        killed.elapsed()
+    );
+    wait(
+        node,
+        "ganesha restarted and the VIP back",
+        Duration::from_secs(90),
+        |xml| {
+            ["nfs-ganesha", "nfs-grace", "vip"]
+                .iter()
+                .all(|r| started_resource(xml, r))
+                && xml.contains("name=\"grace-active\" value=\"1\"")
+        },
+    )?;
+    println!(
+        "    {:>5.1?}  Pacemaker restarted ganesha_nfsd, grace-active is back, VIP started",
+        killed.elapsed()
+    );
+    // The restarted server is in its grace period: opens get NFS4ERR_GRACE until it ends.
+    let read = loop {
+        match node.run_timeout("nfs-cat", &[&url], Duration::from_secs(10)) {
+            Ok(out) => break text(out),
+            Err(e) if killed.elapsed() < Duration::from_secs(90) => {
+                if !e.to_string().contains("NFS4ERR_GRACE") {
+                    println!(
+                        "    (read failed, retrying: {})",
+                        e.to_string().lines().last().unwrap_or_default()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    println!(
+        "    {:>5.1?}  NFS read through the VIP works again (after the restarted server's grace period): {}",
+        killed.elapsed(),
+        read.trim()
+    );
+
+    step("tearing down (stops everything the lab started, removes its namespaces)");
+    node.run(
+        "crm_attribute",
+        &[
+            "--type",
+            "crm_config",
+            "--name",
+            "stop-all-resources",
+            "--update",
+            "true",
+        ],
+    )?;
+    let _ = wait(node, "resources stopped", Duration::from_secs(60), |xml| {
+        !started_resource(xml, "nfs-ganesha")
+    });
+    lab.down()?;
+    println!("    done");
+    Ok(())
+}
+
+fn io(what: &str, source: std::io::Error) -> LabError {
+    LabError::Io {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// Polls `crm_mon --output-as=xml --show-node-attributes`-style status until `ok` holds.
+fn wait(
+    node: &Node,
+    what: &str,
+    bound: Duration,
+    ok: impl Fn(&str) -> bool,
+) -> Result<(), LabError> {
+    let started = Instant::now();
+    loop {
+        let xml = node
+            .run_timeout(
+                "crm_mon",
+                &["--one-shot", "--output-as=xml", "--show-node-attributes"],
+                Duration::from_secs(10),
+            )
+            .map(text)
+            .unwrap_or_default();
+        if ok(&xml) {
+            return Ok(());
+        }
+        if started.elapsed() > bound {
+            return Err(LabError::Setup(format!(
+                "{what}: not within {bound:?}\n{xml}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether crm_mon's XML shows resource `id` started (clone instances share the id).
+fn started_resource(xml: &str, id: &str) -> bool {
+    let needle = format!("<resource id=\"{id}\"");
+    xml.lines()
+        .filter(|l| l.trim_start().starts_with(&needle))
+        .any(|l| l.contains("role=\"Started\"") && !l.contains("failed=\"true\""))
+}
+
+fn resources_xml(conf: &Path, recovery_root: &Path, shared: &Path, log: &Path) -> String {
+    format!(
+        r#"<resources>
+  <clone id="nfs-ganesha-clone">
+    <primitive id="nfs-ganesha" class="ocf" provider="ganesha" type="ganesha_nfsd">
+      <instance_attributes id="nfs-ganesha-ia">
+        <nvpair id="nfs-ganesha-config" name="config" value="{conf}"/>
+        <nvpair id="nfs-ganesha-state" name="state_mount" value="{shared}"/>
+        <nvpair id="nfs-ganesha-recovery" name="recovery_root" value="{recovery}"/>
+        <nvpair id="nfs-ganesha-log" name="log_file" value="{log}"/>
+      </instance_attributes>
+      <operations>
+        <op id="nfs-ganesha-monitor" name="monitor" interval="5s" timeout="20s"/>
+      </operations>
+    </primitive>
+  </clone>
+  <clone id="nfs-mon-clone">
+    <primitive id="nfs-mon" class="ocf" provider="ganesha" type="ganesha_mon">
+      <operations><op id="nfs-mon-monitor" name="monitor" interval="2s" timeout="10s"/></operations>
+    </primitive>
+  </clone>
+  <clone id="nfs-grace-clone">
+    <meta_attributes id="nfs-grace-clone-meta"><nvpair id="nfs-grace-notify" name="notify" value="true"/></meta_attributes>
+    <primitive id="nfs-grace" class="ocf" provider="ganesha" type="ganesha_grace">
+      <operations><op id="nfs-grace-monitor" name="monitor" interval="20s" timeout="10s"/></operations>
+    </primitive>
+  </clone>
+  <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2">
+    <instance_attributes id="vip-ia">
+      <nvpair id="vip-ip" name="ip" value="{VIP}"/>
+      <nvpair id="vip-mask" name="cidr_netmask" value="24"/>
+      <nvpair id="vip-nic" name="nic" value="eth0"/>
+    </instance_attributes>
+    <operations><op id="vip-monitor" name="monitor" interval="10s" timeout="20s"/></operations>
+  </primitive>
+</resources>"#,
+        conf = conf.display(),
+        shared = shared.display(),
+        recovery = recovery_root.display(),
+        log = log.display(),
+    )
+}
+
+const CONSTRAINTS: &str = r#"<constraints>
+  <rsc_location id="grace-needs-grace-active" rsc="nfs-grace-clone">
+    <rule id="grace-needs-grace-active-rule" score="-INFINITY">
+      <expression id="grace-needs-grace-active-expr" attribute="grace-active" operation="ne" value="1"/>
+    </rule>
+  </rsc_location>
+  <rsc_location id="vip-needs-ganesha" rsc="vip">
+    <rule id="vip-needs-ganesha-rule" score="-INFINITY" boolean-op="or">
+      <expression id="vip-needs-ganesha-a" attribute="ganesha-active" operation="ne" value="1"/>
+      <expression id="vip-needs-ganesha-g" attribute="grace-active" operation="ne" value="1"/>
+    </rule>
+  </rsc_location>
+  <rsc_order id="vip-after-grace-stop" first="nfs-grace-clone" first-action="stop" then="vip" then-action="start" kind="Optional" symmetrical="false"/>
+  <rsc_order id="vip-after-grace-start" first="nfs-grace-clone" first-action="start" then="vip" then-action="start" kind="Optional" symmetrical="false"/>
+</constraints>"#;
