@@ -26,6 +26,28 @@ impl MuteGanesha {
     }
 }
 
+/// Runs ganesha_grace's post-stop notify on node1 for `stopped` peers against `bus`.
+fn post_stop_notify(
+    bus: &PrivateBus,
+    stopped: &str,
+    dbus_timeout: &str,
+    op_timeout: &str,
+) -> util::Run {
+    run_agent(
+        &agent("ganesha_grace"),
+        "notify",
+        &[
+            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
+            ("OCF_RESKEY_dbus_timeout", dbus_timeout),
+            ("OCF_RESKEY_CRM_meta_timeout", op_timeout),
+            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
+            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", stopped),
+        ],
+    )
+}
+
 fn serve_mute(bus: &PrivateBus) -> zbus::blocking::Connection {
     zbus::blocking::connection::Builder::address(bus.address.as_str())
         .and_then(|b| b.name("org.ganesha.nfsd"))
@@ -39,19 +61,7 @@ fn grace_notify_gives_up_within_dbus_timeout_for_each_peer() {
     let dir = tempfile::tempdir().unwrap();
     let bus = PrivateBus::start(dir.path());
     let _mute = serve_mute(&bus);
-    let run = run_agent(
-        &agent("ganesha_grace"),
-        "notify",
-        &[
-            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
-            ("OCF_RESKEY_dbus_timeout", "1"),
-            ("OCF_RESKEY_CRM_meta_timeout", "30000"),
-            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
-            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
-            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
-            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3"),
-        ],
-    );
+    let run = post_stop_notify(&bus, "node2 node3", "1", "30000");
     // Notify must not fail the cluster; the failure is in the log, once per peer.
     run.expect_code(0);
     assert_eq!(
@@ -72,19 +82,7 @@ fn grace_notify_finishes_within_the_operation_timeout() {
     let bus = PrivateBus::start(dir.path());
     let _mute = serve_mute(&bus);
     // dbus_timeout alone would allow 3 x 10 s; Pacemaker gives 3 s.
-    let run = run_agent(
-        &agent("ganesha_grace"),
-        "notify",
-        &[
-            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
-            ("OCF_RESKEY_dbus_timeout", "10"),
-            ("OCF_RESKEY_CRM_meta_timeout", "3000"),
-            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
-            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
-            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
-            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3 node4"),
-        ],
-    );
+    let run = post_stop_notify(&bus, "node2 node3 node4", "10", "3000");
     run.expect_code(0);
     assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
     run.expect_stderr("not sent: the notify timeout is used up");
@@ -115,17 +113,7 @@ fn deep_monitors_report_a_hung_daemon_within_their_bound() {
 fn grace_without_ganesha_on_the_bus_is_logged_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
     let bus = PrivateBus::start(dir.path());
-    let run = run_agent(
-        &agent("ganesha_grace"),
-        "notify",
-        &[
-            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
-            ("OCF_RESKEY_CRM_meta_on_node", "node1"),
-            ("OCF_RESKEY_CRM_meta_notify_type", "post"),
-            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
-            ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2"),
-        ],
-    );
+    let run = post_stop_notify(&bus, "node2", "10", "20000");
     run.expect_code(0)
         .expect_stderr("ganesha.nfsd is not on the system bus");
     assert!(run.elapsed < Duration::from_secs(1), "{:?}", run.elapsed);

@@ -174,10 +174,19 @@ impl Context {
     }
 
     /// A state file for this resource instance under [`Context::state_dir`]; `:` and `/` in the
-    /// instance name are replaced so that the name is one path component.
+    /// instance name are replaced so that the name is one path component. The instance number
+    /// of an anonymous clone (`nfs-mon:2`) means nothing and may differ between start and
+    /// monitor, so it is left out unless the clone is globally unique.
     pub fn state_file(&self, agent: &str) -> PathBuf {
-        let instance: String = self
-            .instance()
+        let mut instance = self.instance();
+        if self.env.meta("globally_unique") != Some("true") {
+            if let Some((base, number)) = instance.rsplit_once(':') {
+                if !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) {
+                    instance = base;
+                }
+            }
+        }
+        let instance: String = instance
             .chars()
             .map(|c| if c == '/' || c == ':' { '_' } else { c })
             .collect();
@@ -253,6 +262,18 @@ mod tests {
         );
         assert_eq!(
             c.state_file("ganesha_grace"),
+            PathBuf::from("/tmp/x/ganesha_grace-nfs-grace.state")
+        );
+        let unique = ctx(
+            Action::Start,
+            &[
+                ("OCF_RESOURCE_INSTANCE", "nfs-grace:1"),
+                ("HA_RSCTMP", "/tmp/x"),
+                ("OCF_RESKEY_CRM_meta_globally_unique", "true"),
+            ],
+        );
+        assert_eq!(
+            unique.state_file("ganesha_grace"),
             PathBuf::from("/tmp/x/ganesha_grace-nfs-grace_1.state")
         );
     }

@@ -65,9 +65,17 @@ pub(crate) fn corosync_conf(cluster_name: &str, members: &[Member<'_>]) -> Strin
     s
 }
 
-/// A system bus configuration whose default policy allows everything (own, send, receive);
-/// with only `send_*` rules the daemon drops method returns and every client hangs.
-pub(crate) const DBUS_SYSTEM_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+/// The lab's system bus socket inside a node.
+pub const SYSTEM_BUS_SOCKET: &str = "/run/dbus/system_bus_socket";
+
+/// A system bus configuration listening on the unix socket `socket`, whose default policy
+/// allows everything (own, send, receive); with only `send_*` rules the daemon drops method
+/// returns and every client hangs.
+pub fn dbus_system_conf(socket: &str) -> String {
+    DBUS_SYSTEM_CONF.replace(SYSTEM_BUS_SOCKET, socket)
+}
+
+const DBUS_SYSTEM_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <!-- Written by ganesha-lab: a private system bus for one lab node. -->
 <busconfig>

@@ -55,6 +55,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 use tempfile::TempDir;
 
+pub use conf::dbus_system_conf;
 pub use ganesha::{write_ganesha_conf, GaneshaConf};
 pub use util::{run_checked, CommandFailed};
 
@@ -1153,8 +1154,11 @@ fn prepare_node(
     sys::chown(&cib, hacluster, haclient).map_err(io_err("chown cib.xml"))?;
     fs::set_permissions(&cib, fs::Permissions::from_mode(0o600))
         .map_err(io_err("chmod cib.xml"))?;
-    fs::write(dir.join("dbus-system.conf"), conf::DBUS_SYSTEM_CONF)
-        .map_err(io_err("write dbus-system.conf"))?;
+    fs::write(
+        dir.join("dbus-system.conf"),
+        conf::dbus_system_conf(conf::SYSTEM_BUS_SOCKET),
+    )
+    .map_err(io_err("write dbus-system.conf"))?;
 
     // The node's /usr/lib/ocf/resource.d: `ocf/` with the host's providers bound into it.
     let ocf = node.ocf_dir();
