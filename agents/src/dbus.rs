@@ -127,6 +127,29 @@ impl GaneshaAdmin {
         }
     }
 
+    /// The pid of the process that owns `org.ganesha.nfsd` on the bus, so that callers can
+    /// check that the daemon answering is the one they mean.
+    pub fn owner_pid(&self, bound: Duration) -> Result<u32, DbusError> {
+        let bound = bound.min(self.call_limit);
+        let conn = self.conn.clone();
+        bounded(bound, move || {
+            let reply = conn
+                .call_method(
+                    Some("org.freedesktop.DBus"),
+                    "/org/freedesktop/DBus",
+                    Some("org.freedesktop.DBus"),
+                    "GetConnectionUnixProcessID",
+                    &(SERVICE,),
+                )
+                .map_err(|e| classify(e, bound))?;
+            reply.body().deserialize::<u32>().map_err(|e| {
+                DbusError::Failed(format!(
+                    "unexpected reply to GetConnectionUnixProcessID: {e}"
+                ))
+            })
+        })
+    }
+
     /// `shutdown()` → asks the daemon to exit cleanly.
     pub fn shutdown(&self, bound: Duration) -> Result<(bool, String), DbusError> {
         self.call("shutdown", (), bound)

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 use ocf::process::{self, Termination};
 use ocf::{
     attrs, Action, ActionSpec, Agent, CheckLevel, Context, Deadline, ExitCode, Metadata, OcfError,
@@ -317,16 +318,14 @@ impl GaneshaNfsd {
                 )));
             }
             if let DaemonState::Running(pid) = daemon::state(&cfg.pid_file, &comm) {
-                match GaneshaAdmin::connect(deadline.bound(cfg.dbus_timeout))
-                    .and_then(|admin| admin.get_grace(deadline.bound(cfg.dbus_timeout)))
-                {
+                match answers_as(pid, cfg.dbus_timeout, deadline) {
                     Ok(in_grace) => {
                         tracing::info!(
                             "ganesha.nfsd (pid {pid}) answers on D-Bus (in grace: {in_grace})"
                         );
                         return Ok(());
                     }
-                    Err(e) => tracing::debug!("not answering yet: {e}"),
+                    Err(e) => tracing::debug!("not ready yet: {e}"),
                 }
             }
             if deadline.expired() {
@@ -376,6 +375,20 @@ impl GaneshaNfsd {
         remove_stale_pid_file(&cfg.pid_file, &comm);
         Ok(())
     }
+}
+
+/// Asks the daemon for `get_grace` and checks that the answer comes from `pid`: another
+/// ganesha.nfsd owning the bus name (a second instance, a leftover) must not make a daemon
+/// that is about to fail look ready.
+fn answers_as(pid: Pid, limit: Duration, deadline: Deadline) -> Result<bool, DbusError> {
+    let admin = GaneshaAdmin::connect(deadline.bound(limit))?;
+    let owner = admin.owner_pid(deadline.bound(limit))?;
+    if i64::from(owner) != i64::from(pid.as_raw()) {
+        return Err(DbusError::Failed(format!(
+            "org.ganesha.nfsd belongs to pid {owner}, not to ganesha.nfsd pid {pid}"
+        )));
+    }
+    admin.get_grace(deadline.bound(limit))
 }
 
 fn remove_stale_pid_file(pid_file: &Path, comm: &str) {
@@ -492,19 +505,15 @@ impl Agent for GaneshaNfsd {
             }
         }
         if ctx.check_level() >= CheckLevel::THOROUGH {
-            let deadline = ctx.deadline();
-            let bound = deadline.bound(cfg.dbus_timeout);
-            GaneshaAdmin::connect(bound)
-                .and_then(|admin| admin.get_grace(bound))
-                .map_err(|e| match e {
-                    DbusError::TimedOut(after) => OcfError::Timeout {
-                        what: format!("ganesha.nfsd (pid {pid}) D-Bus get_grace"),
-                        after,
-                    },
-                    other => OcfError::generic(format!(
-                        "ganesha.nfsd (pid {pid}) does not answer on D-Bus: {other}"
-                    )),
-                })?;
+            answers_as(pid, cfg.dbus_timeout, ctx.deadline()).map_err(|e| match e {
+                DbusError::TimedOut(after) => OcfError::Timeout {
+                    what: format!("ganesha.nfsd (pid {pid}) D-Bus get_grace"),
+                    after,
+                },
+                other => OcfError::generic(format!(
+                    "ganesha.nfsd (pid {pid}) does not answer on D-Bus: {other}"
+                )),
+            })?;
         }
         Ok(ExitCode::Success)
     }

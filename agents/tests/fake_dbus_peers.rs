@@ -1,6 +1,7 @@
-//! A D-Bus peer that owns ganesha's name but never answers: the case a real ganesha.nfsd
-//! produces only when it hangs. Every agent call must give up within its bound, and within
-//! the operation timeout Pacemaker gives, instead of hanging until SIGKILL.
+//! Fake D-Bus peers for the cases a real ganesha.nfsd produces only rarely: one that owns
+//! ganesha's name but never answers (a hung daemon; every agent call must give up within its
+//! bound, and within the operation timeout Pacemaker gives, instead of hanging until
+//! SIGKILL), and one that answers for a daemon it is not (a leftover or second instance).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod util;
@@ -117,4 +118,56 @@ fn grace_without_ganesha_on_the_bus_is_logged_not_fatal() {
     run.expect_code(0)
         .expect_stderr("ganesha.nfsd is not on the system bus");
     assert!(run.elapsed < Duration::from_secs(1), "{:?}", run.elapsed);
+}
+
+/// Answers like a healthy ganesha.
+struct AnsweringGanesha;
+
+#[zbus::interface(name = "org.ganesha.nfsd.admin")]
+impl AnsweringGanesha {
+    #[zbus(name = "get_grace", out_args("isgrace", "status", "error"))]
+    fn get_grace(&self) -> (bool, bool, String) {
+        (false, true, "get grace success".into())
+    }
+}
+
+/// The daemon behind the pid file must be the one that answers on the bus: another process
+/// owning org.ganesha.nfsd (a leftover or second instance) must not make it look healthy.
+#[test]
+fn deep_monitor_checks_that_the_bus_name_belongs_to_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = PrivateBus::start(dir.path());
+    let _impostor = zbus::blocking::connection::Builder::address(bus.address.as_str())
+        .and_then(|b| b.name("org.ganesha.nfsd"))
+        .and_then(|b| b.serve_at("/org/ganesha/nfsd/admin", AnsweringGanesha))
+        .and_then(|b| b.build())
+        .expect("serving the answering ganesha");
+    // A live process whose command name is ganesha.nfsd, but which owns nothing on the bus.
+    let fake = dir.path().join("ganesha.nfsd");
+    std::fs::copy("/bin/sleep", &fake).unwrap();
+    let mut daemon = std::process::Command::new(&fake).arg("30").spawn().unwrap();
+    let pid_file = dir.path().join("ganesha.pid");
+    std::fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    let env = [
+        ("DBUS_SYSTEM_BUS_ADDRESS", bus.address.as_str()),
+        ("OCF_RESKEY_binary", fake.to_str().unwrap()),
+        ("OCF_RESKEY_pid_file", pid_file.to_str().unwrap()),
+        ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
+        ("OCF_RESKEY_CRM_meta_interval", "30000"),
+    ];
+    run_agent(&agent("ganesha_nfsd"), "monitor", &env).expect_code(0);
+    let deep: Vec<(&str, &str)> = env
+        .iter()
+        .copied()
+        .chain([("OCF_CHECK_LEVEL", "10")])
+        .collect();
+    let run = run_agent(&agent("ganesha_nfsd"), "monitor", &deep);
+    run.expect_code(1);
+    assert!(
+        run.exit_reasons()[0].contains("belongs to pid"),
+        "{:?}",
+        run.exit_reasons()
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
 }
