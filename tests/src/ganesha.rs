@@ -18,6 +18,8 @@ pub struct GaneshaConf {
     pub grace_period: u32,
     /// `NFSV4 { Lease_Lifetime }` in seconds, 10 by default.
     pub lease_lifetime: u32,
+    /// `NFS_CORE_PARAM { Clustered }`, left out when `None` (the default).
+    pub clustered: Option<bool>,
 }
 
 impl GaneshaConf {
@@ -29,6 +31,7 @@ impl GaneshaConf {
             pseudo: "/export".to_string(),
             grace_period: 15,
             lease_lifetime: 10,
+            clustered: None,
         }
     }
 
@@ -44,6 +47,7 @@ impl GaneshaConf {
              \tNFS_Port = 2049;\n\
              \tEnable_NLM = false;\n\
              \tEnable_RQUOTA = false;\n\
+             {clustered}\
              }}\n\
              \n\
              NFSV4 {{\n\
@@ -63,6 +67,10 @@ impl GaneshaConf {
              \t\tName = VFS;\n\
              \t}}\n\
              }}\n",
+            clustered = match self.clustered {
+                Some(c) => format!("\tClustered = {c};\n"),
+                None => String::new(),
+            },
             grace = self.grace_period,
             lease = self.lease_lifetime,
             recov = conf_string(&self.recovery_root.to_string_lossy()),
@@ -98,5 +106,15 @@ mod tests {
         assert!(t.contains("Grace_Period = 15;"), "{t}");
         assert!(t.contains("Lease_Lifetime = 10;"), "{t}");
         assert!(t.contains("Name = VFS;"), "{t}");
+        assert!(!t.contains("Clustered"), "{t}");
+        let t = GaneshaConf {
+            clustered: Some(false),
+            ..c
+        }
+        .render();
+        assert!(
+            t.contains("\tEnable_RQUOTA = false;\n\tClustered = false;\n}"),
+            "{t}"
+        );
     }
 }

@@ -4,7 +4,6 @@ use std::fs;
 use std::io;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,6 +36,25 @@ pub(crate) fn pid_alive(pid: u32) -> bool {
     })
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name: index 0 is the state (field 3).
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
+/// The state letter of a process (`R`, `S`, `D`, `T`, `Z`, ...), if it exists.
+pub(crate) fn process_state(pid: i32) -> Option<char> {
+    stat_fields(pid)?.first()?.chars().next()
+}
+
+/// The start time of a process (field 22 of `/proc/<pid>/stat`, clock ticks since boot):
+/// with the pid, it identifies a process even when pids are reused.
+pub(crate) fn start_time(pid: i32) -> Option<u64> {
+    // Field 22 overall is index 19 after the command name (fields 3..).
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
 /// Every live process whose network namespace is the one with inode `netns`.
 /// Zombies have no namespaces any more and are not listed.
 pub(crate) fn pids_in_netns(netns: u64) -> Vec<i32> {
@@ -51,61 +69,23 @@ pub(crate) fn pids_in_netns(netns: u64) -> Vec<i32> {
         .collect()
 }
 
-/// Sends `sig` to process `pid` (errors, such as the process being gone, are ignored).
-pub(crate) fn signal(pid: u32, sig: Signal) {
-    if let Ok(pid) = i32::try_from(pid) {
-        let _ = kill(Pid::from_raw(pid), sig);
-    }
-}
-
-/// The live children of process `parent` (from `/proc/*/stat`).
-pub(crate) fn children_of(parent: u32) -> Vec<u32> {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
-        .filter(|&pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-                // After the command name in parentheses: state, ppid, ...
-                stat.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                    .and_then(|ppid| ppid.parse::<u32>().ok())
-                    == Some(parent)
-            })
-        })
-        .collect()
-}
-
-/// Polls `try_wait` until the child has ended (true) or `limit` has passed (false).
-pub(crate) fn wait_until_exit(child: &mut Child, limit: Duration) -> bool {
+/// Kills (SIGKILL) every process in any of the network namespaces `netns` except the pids in
+/// `except`, repeating until none is left (bounded by `limit`). Returns the pids that survived.
+pub(crate) fn kill_in_netns(netns: &[u64], except: &[i32], limit: Duration) -> Vec<i32> {
     let end = Instant::now() + limit;
     loop {
-        match child.try_wait() {
-            Ok(Some(_)) => return true,
-            Ok(None) if Instant::now() < end => thread::sleep(Duration::from_millis(20)),
-            _ => return false,
-        }
-    }
-}
-
-/// Kills every process in the network namespace `netns`, repeating until none is left
-/// (bounded by `limit`). Returns the pids that survived.
-pub(crate) fn kill_netns_processes(netns: u64, limit: Duration) -> Vec<i32> {
-    let end = Instant::now() + limit;
-    loop {
-        let pids = pids_in_netns(netns);
+        let pids: Vec<i32> = netns
+            .iter()
+            .flat_map(|&ns| pids_in_netns(ns))
+            .filter(|p| !except.contains(p))
+            .collect();
         if pids.is_empty() || Instant::now() >= end {
             return pids;
         }
         for &pid in &pids {
-            tracing::debug!(
-                "killing pid {pid} ({:?}) left in the lab's namespace",
-                comm(pid)
-            );
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        thread::sleep(Duration::from_millis(30));
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -233,6 +213,16 @@ mod tests {
         assert_eq!(unescape_mountinfo(r"/a\040b/c"), "/a b/c");
         assert_eq!(unescape_mountinfo(r"/plain"), "/plain");
         assert_eq!(unescape_mountinfo(r"/end\04"), r"/end\04");
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        assert!(matches!(process_state(me), Some('R' | 'S')));
+        let t = start_time(me).unwrap();
+        assert!(t > 0);
+        assert_eq!(start_time(me), Some(t));
+        assert_eq!(process_state(i32::MAX), None);
     }
 
     #[test]

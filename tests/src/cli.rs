@@ -1,0 +1,596 @@
+//! The `ganesha-lab` command line: `up`, `status`, `exec`, `logs`, `fail`, `heal`, `power`,
+//! `down`. `src/bin/ganesha-lab.rs` is a thin `main` over [`main`].
+//!
+//! `up` leaves the lab running after it exits: its state file
+//! (`<state-dir>/<name>/state.json`, `/var/lib/ganesha-lab/lab/state.json` by default) is what
+//! the later commands act on.
+
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::{
+    preflight, process_name, process_state, sys, FailMode, Lab, LabError, LabOptions, Node,
+    Progress, COROSYNC, DBUS_DAEMON, FENCE_AGENT, FENCE_RESOURCE, GANESHA, PACEMAKERD, STATE_FILE,
+};
+
+/// Where `up` keeps labs: `<dir>/<name>/state.json`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/ganesha-lab";
+
+/// Writes a line to stdout, ignoring a closed pipe.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// A real Pacemaker/Corosync + D-Bus + NFS-Ganesha cluster on this host, one set of daemons
+/// per node, each node in its own network, mount and UTS namespaces. Needs root.
+#[derive(Debug, Parser)]
+#[command(name = "ganesha-lab", version, about, long_about = None)]
+pub struct Cli {
+    /// The lab's name (prefix of its network namespace names).
+    #[arg(long, global = true, default_value = "lab")]
+    pub name: String,
+    /// Directory holding the labs' state (`<DIR>/<name>/state.json`).
+    #[arg(long, global = true, default_value = DEFAULT_STATE_DIR, value_name = "DIR")]
+    pub state_dir: PathBuf,
+    /// The state file of an existing lab (instead of --state-dir and --name).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Bring a lab up and leave it running.
+    Up {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=64))]
+        nodes: u8,
+        /// The node network (a /24); node i gets host number 10 + i.
+        #[arg(long, default_value = "192.0.2.0/24")]
+        subnet: String,
+        /// Directory of the built agents (ganesha_nfsd, ganesha_mon, ganesha_grace,
+        /// fence_ganesha_lab); default: the directory of this program.
+        #[arg(long, value_name = "DIR")]
+        agents: Option<PathBuf>,
+        /// Bound on waiting for quorum, a DC and every node online, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Do not run ganesha.nfsd in the nodes.
+        #[arg(long)]
+        no_ganesha: bool,
+    },
+    /// Nodes, processes, addresses and the cluster's state (crm_mon).
+    Status,
+    /// Run a command inside a node's namespaces (exits with its status).
+    Exec {
+        /// The node (node1, ...).
+        node: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Paths and tails of a node's logs (corosync, pacemaker, ganesha, daemon output).
+    Logs {
+        /// The node.
+        node: String,
+        /// Lines of each log.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: usize,
+    },
+    /// Inject a failure into a node.
+    Fail {
+        /// The node.
+        node: String,
+        /// What fails.
+        #[arg(long, value_enum)]
+        how: FailMode,
+    },
+    /// Undo failures: continue a stopped ganesha, start what is missing, reconnect the link.
+    Heal {
+        /// The node.
+        node: String,
+    },
+    /// Power a node off or on, or show its power state (what the fence agent does).
+    Power {
+        /// The node.
+        node: String,
+        /// on, off or status (status exits 0 when on, 2 when off).
+        #[arg(value_enum)]
+        action: PowerAction,
+    },
+    /// Stop everything the lab started and remove its namespaces and files.
+    Down,
+}
+
+/// `power` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PowerAction {
+    /// Power on (start what is missing).
+    On,
+    /// Power off (kill every process of the node, link down).
+    Off,
+    /// Report on/off.
+    Status,
+}
+
+/// Parses the command line and runs it; errors are printed to stderr.
+pub fn main() -> ExitCode {
+    run(Cli::parse())
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    match dispatch(&cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "ganesha-lab: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
+    if !nix::unistd::geteuid().is_root() {
+        return Err(LabError::NotRoot);
+    }
+    match &cli.command {
+        Cmd::Up {
+            nodes,
+            subnet,
+            agents,
+            timeout,
+            no_ganesha,
+        } => up(
+            cli,
+            usize::from(*nodes),
+            subnet,
+            agents.as_deref(),
+            Duration::from_secs(*timeout),
+            !*no_ganesha,
+        ),
+        Cmd::Status => status(cli),
+        Cmd::Exec { node, command } => exec(cli, node, command),
+        Cmd::Logs { node, lines } => logs(cli, node, *lines),
+        Cmd::Fail { node, how } => {
+            let lab = attach(cli)?;
+            find_node(&lab, node)?.fail(*how)?;
+            out!(
+                "{node}: {how} injected; undo with: ganesha-lab{} heal {node}",
+                name_arg(cli)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Heal { node } => {
+            let lab = attach(cli)?;
+            let n = find_node(&lab, node)?;
+            n.heal()?;
+            out!("{node}: healed (everything running, link up); it rejoins the cluster in a few seconds");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Power { node, action } => {
+            let lab = attach(cli)?;
+            let n = find_node(&lab, node)?;
+            match action {
+                PowerAction::On => {
+                    n.power_on()?;
+                    out!("{node}: on");
+                }
+                PowerAction::Off => {
+                    n.power_off()?;
+                    out!("{node}: off");
+                }
+                PowerAction::Status => {
+                    let on = n.is_powered_on();
+                    out!("{node}: {}", if on { "on" } else { "off" });
+                    if !on {
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Down => down(cli),
+    }
+}
+
+/// ` --name X` when not the default, for hints.
+fn name_arg(cli: &Cli) -> String {
+    if let Some(s) = &cli.state {
+        format!(" --state {}", s.display())
+    } else if cli.name == "lab" {
+        String::new()
+    } else {
+        format!(" --name {}", cli.name)
+    }
+}
+
+fn state_file(cli: &Cli) -> PathBuf {
+    cli.state
+        .clone()
+        .unwrap_or_else(|| cli.state_dir.join(&cli.name).join(STATE_FILE))
+}
+
+fn attach(cli: &Cli) -> Result<Lab, LabError> {
+    let sf = state_file(cli);
+    if !sf.exists() {
+        return Err(LabError::Setup(format!(
+            "no lab named {:?} is running (no {}); start one with: ganesha-lab{} up",
+            cli.name,
+            sf.display(),
+            name_arg(cli)
+        )));
+    }
+    Lab::attach(&sf)
+}
+
+fn find_node<'a>(lab: &'a Lab, name: &str) -> Result<&'a Node, LabError> {
+    lab.node_by_name(name).ok_or_else(|| {
+        let names: Vec<&str> = lab.nodes().iter().map(Node::name).collect();
+        LabError::Options(format!(
+            "lab {:?} has no node {name:?} (nodes: {})",
+            lab.name(),
+            names.join(", ")
+        ))
+    })
+}
+
+/// Parses `A.B.C.0/24` into `[A, B, C]`.
+pub fn parse_subnet(s: &str) -> Result<[u8; 3], LabError> {
+    let bad = || {
+        LabError::Options(format!(
+            "subnet {s:?}: give a /24 network such as 192.0.2.0/24 (only /24 is supported)"
+        ))
+    };
+    let (addr, len) = s.split_once('/').ok_or_else(bad)?;
+    let addr: Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let [a, b, c, d] = addr.octets();
+    if len != "24" || d != 0 {
+        return Err(bad());
+    }
+    Ok([a, b, c])
+}
+
+fn up(
+    cli: &Cli,
+    nodes: usize,
+    subnet: &str,
+    agents: Option<&Path>,
+    timeout: Duration,
+    ganesha: bool,
+) -> Result<ExitCode, LabError> {
+    if cli.state.is_some() {
+        return Err(LabError::Options(
+            "--state names an existing lab; `up` takes --name (and --state-dir)".into(),
+        ));
+    }
+    preflight()?;
+    let subnet_base = parse_subnet(subnet)?;
+    let agents_dir = match agents {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .ok_or_else(|| {
+                LabError::Options("cannot find this program's directory; give --agents".into())
+            })?,
+    };
+    let agents_dir = std::fs::canonicalize(&agents_dir).unwrap_or(agents_dir);
+    out!(
+        "ganesha-lab: bringing up lab {:?}: {nodes} node(s) on {subnet}{}",
+        cli.name,
+        if ganesha {
+            ", ganesha.nfsd in each"
+        } else {
+            ""
+        }
+    );
+    let t0 = Instant::now();
+    let lab = Lab::up(LabOptions {
+        nodes,
+        name: cli.name.clone(),
+        subnet_base,
+        first_host: 11,
+        wait_timeout: timeout,
+        root: Some(cli.state_dir.join(&cli.name)),
+        agents_dir: Some(agents_dir.clone()),
+        ganesha_service: ganesha,
+        progress: Some(Progress::new(|line| out!("{line}"))),
+    })?;
+    let took = t0.elapsed();
+    out!(
+        "\nlab {:?} is up: {} node(s) in {:.1} s (quorum, a DC, every node online{}{})",
+        lab.name(),
+        lab.nodes().len(),
+        took.as_secs_f64(),
+        if lab.fencing_enabled() {
+            ", fencing device started"
+        } else {
+            ""
+        },
+        if ganesha { ", ganesha answering" } else { "" }
+    );
+    if lab.installed_agents().is_empty() {
+        out!(
+            "agents: none found in {} (build them: cargo build --release; or give --agents DIR)",
+            agents_dir.display()
+        );
+    } else {
+        out!(
+            "agents from {}: {}",
+            agents_dir.display(),
+            lab.installed_agents().join(", ")
+        );
+    }
+    if lab.fencing_enabled() {
+        out!("fencing: {FENCE_RESOURCE} (stonith:{FENCE_AGENT}), stonith-enabled=true");
+    } else if nodes == 1 {
+        out!("fencing: off for a single node; stonith-enabled=false");
+    } else {
+        out!(
+            "fencing: off ({FENCE_AGENT} not found in {}); stonith-enabled=false",
+            agents_dir.display()
+        );
+    }
+    out!("\n{:<8}{:<16}{:<16}HOLDER PID", "NODE", "ADDRESS", "NETNS");
+    for n in lab.nodes() {
+        out!(
+            "{:<8}{:<16}{:<16}{}",
+            n.name(),
+            n.addr().to_string(),
+            n.netns(),
+            n.holder_pid()
+        );
+    }
+    let na = name_arg(cli);
+    if let Some(n) = lab.nodes().first() {
+        out!("\nreach a node:");
+        out!("  ganesha-lab{na} exec {} -- crm_mon -1", n.name());
+        out!(
+            "  nsenter -t {} -n -m -u          # a shell inside {} (its network, mounts, hostname)",
+            n.holder_pid(),
+            n.name()
+        );
+        if ganesha {
+            let from = lab.nodes().get(1).unwrap_or(n);
+            out!(
+                "  ganesha-lab{na} exec {} -- nfs-cat 'nfs://{}/export/hello.txt?version=4'",
+                from.name(),
+                n.addr()
+            );
+        }
+    }
+    out!("next: ganesha-lab{na} status | logs NODE | fail NODE --how crash | heal NODE | down");
+    out!("state: {}", lab.state_file().display());
+    let _ = lab.detach();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(cli: &Cli) -> Result<ExitCode, LabError> {
+    let lab = attach(cli)?;
+    let st = lab.state();
+    out!(
+        "lab {:?}: {} node(s) on {}, fencing {}, ganesha service {}",
+        lab.name(),
+        lab.nodes().len(),
+        st.subnet,
+        if st.fencing { "on" } else { "off" },
+        if st.ganesha_service { "on" } else { "off" }
+    );
+    out!("state: {}", lab.state_file().display());
+    out!("shared directory: {}", lab.shared_dir().display());
+    let mut crm_node = None;
+    for n in lab.nodes() {
+        if !n.holder_alive() {
+            out!(
+                "\n{} {} netns {}: GONE (holder {} not running); tear down with: ganesha-lab{} down",
+                n.name(),
+                n.addr(),
+                n.netns(),
+                n.holder_pid(),
+                name_arg(cli)
+            );
+            continue;
+        }
+        // Power as the daemons show it; the link is reported on its own (isolate).
+        let powered = !n.pids_named(COROSYNC).is_empty() || !n.pids_named(PACEMAKERD).is_empty();
+        let link = match n.link_is_up() {
+            Ok(true) => "up",
+            Ok(false) => "DOWN",
+            Err(_) => "?",
+        };
+        let addrs: Vec<String> = n
+            .addresses(false)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(dev, _)| dev != "lo")
+            .map(|(dev, a)| format!("{a} ({dev})"))
+            .collect();
+        out!(
+            "\n{}  netns {}  holder {}  power {}  link {}",
+            n.name(),
+            n.netns(),
+            n.holder_pid(),
+            if powered { "on" } else { "OFF" },
+            link
+        );
+        out!(
+            "  addresses: {}",
+            if addrs.is_empty() {
+                "none".to_string()
+            } else {
+                addrs.join(", ")
+            }
+        );
+        let mut procs = Vec::new();
+        for comm in [DBUS_DAEMON, COROSYNC, PACEMAKERD, GANESHA] {
+            let pids = n.pids_named(comm);
+            if pids.is_empty() {
+                procs.push(format!("{comm} -"));
+            }
+            for p in pids {
+                let stopped = if process_state(p) == Some('T') {
+                    " (STOPPED)"
+                } else {
+                    ""
+                };
+                procs.push(format!("{comm} {p}{stopped}"));
+            }
+        }
+        let children = n
+            .pids()
+            .into_iter()
+            .filter(|&p| process_name(p).is_some_and(|c| c.starts_with("pacemaker-")))
+            .count();
+        procs.push(format!("pacemaker-* x{children}"));
+        out!("  processes: {}", procs.join(", "));
+        let failed = n.failures();
+        if !failed.is_empty() {
+            out!("  failed: {} (undo: heal {})", failed.join(", "), n.name());
+        }
+        if powered && crm_node.is_none() {
+            crm_node = Some(n);
+        }
+    }
+    match crm_node {
+        Some(n) => {
+            out!("\ncrm_mon -1 (on {}):", n.name());
+            match n.run_timeout("crm_mon", &["-1"], Duration::from_secs(15)) {
+                Ok(o) => out!("{}", String::from_utf8_lossy(&o.stdout).trim_end()),
+                Err(e) => out!("{e}"),
+            }
+        }
+        None => out!("\nno node is powered on: no cluster status"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn exec(cli: &Cli, node: &str, command: &[String]) -> Result<ExitCode, LabError> {
+    let lab = attach(cli)?;
+    let n = find_node(&lab, node)?;
+    if !n.holder_alive() {
+        return Err(LabError::Setup(format!(
+            "{node}: the node is gone (holder {} not running)",
+            n.holder_pid()
+        )));
+    }
+    let Some((program, args)) = command.split_first() else {
+        return Err(LabError::Options("exec needs a command after --".into()));
+    };
+    // The user's own command, interactive: stdio inherited and no time bound.
+    let status = n
+        .command(program)
+        .args(args)
+        .status()
+        .map_err(|e| LabError::Setup(format!("cannot run {program} in {node}: {e}")))?;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+fn logs(cli: &Cli, node: &str, lines: usize) -> Result<ExitCode, LabError> {
+    let lab = attach(cli)?;
+    let n = find_node(&lab, node)?;
+    for (label, path) in n.log_files() {
+        out!("==> {node} {label}: {} <==", path.display());
+        if path.exists() {
+            out!("{}\n", sys::tail(&path, lines));
+        } else {
+            out!("(not written yet)\n");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn down(cli: &Cli) -> Result<ExitCode, LabError> {
+    let sf = state_file(cli);
+    if !sf.exists() {
+        out!(
+            "no lab named {:?} is running (no {}): nothing to do",
+            cli.name,
+            sf.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let t0 = Instant::now();
+    let lab = Lab::attach(&sf)?;
+    let name = lab.name().to_string();
+    lab.down()?;
+    if cli.state.is_none() && cli.state_dir == Path::new(DEFAULT_STATE_DIR) {
+        // Only removed when empty.
+        let _ = std::fs::remove_dir(&cli.state_dir);
+    }
+    out!(
+        "lab {name:?} is down ({:.1} s): its processes, namespaces and files are gone",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_commands() {
+        let c =
+            Cli::try_parse_from(["ganesha-lab", "exec", "node1", "--", "crm_mon", "-1"]).unwrap();
+        match c.command {
+            Cmd::Exec { node, command } => {
+                assert_eq!(node, "node1");
+                assert_eq!(command, ["crm_mon", "-1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let c = Cli::try_parse_from([
+            "ganesha-lab",
+            "--name",
+            "x",
+            "fail",
+            "node2",
+            "--how",
+            "kill-pacemaker",
+        ])
+        .unwrap();
+        assert_eq!(c.name, "x");
+        assert!(matches!(
+            c.command,
+            Cmd::Fail {
+                how: FailMode::KillPacemaker,
+                ..
+            }
+        ));
+        let c = Cli::try_parse_from(["ganesha-lab", "up"]).unwrap();
+        assert!(matches!(c.command, Cmd::Up { nodes: 3, .. }));
+        assert!(Cli::try_parse_from(["ganesha-lab", "up", "--nodes", "0"]).is_err());
+        assert!(Cli::try_parse_from(["ganesha-lab", "fail", "node1", "--how", "melt"]).is_err());
+    }
+
+    #[test]
+    fn parses_subnets() {
+        assert_eq!(parse_subnet("192.0.2.0/24").unwrap(), [192, 0, 2]);
+        assert_eq!(parse_subnet("10.1.2.0/24").unwrap(), [10, 1, 2]);
+        assert!(parse_subnet("10.1.2.0/16").is_err());
+        assert!(parse_subnet("10.1.2.5/24").is_err());
+        assert!(parse_subnet("nonsense").is_err());
+    }
+}
