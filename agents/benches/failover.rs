@@ -14,6 +14,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use ganesha_lab::cib::HaModel;
 use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
 
 const RUNS: usize = 5;
@@ -71,71 +72,23 @@ fn wait(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Duration {
 }
 
 fn configure(lab: &Lab, managed: bool) {
-    let node = lab.node(0);
-    let shared = lab.shared_dir();
-    let mut resources = String::from("<resources>");
-    let nfsd = format!(
-        r#"<clone id="nfs-ganesha-clone"><meta_attributes id="nfs-ganesha-clone-meta"><nvpair id="nfs-ganesha-clone-interleave" name="interleave" value="true"/></meta_attributes>
-<primitive id="nfs-ganesha" class="ocf" provider="ganesha" type="ganesha_nfsd">
-<instance_attributes id="nfs-ganesha-ia">
-<nvpair id="nfs-ganesha-config" name="config" value="/etc/ganesha/ganesha.conf"/>
-<nvpair id="nfs-ganesha-state" name="state_mount" value="{}"/>
-</instance_attributes>
-<operations><op id="nfs-ganesha-monitor" name="monitor" interval="5s" timeout="20s"/></operations>
-</primitive></clone>"#,
-        shared.display()
-    );
-    if managed {
-        resources.push_str(&nfsd);
+    let nodes: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
+    HaModel {
+        vips: nodes
+            .iter()
+            .cloned()
+            .zip(VIPS.iter().map(|v| v.to_string()))
+            .collect(),
+        nodes,
+        nfsd: managed.then(|| {
+            vec![
+                ("config".into(), "/etc/ganesha/ganesha.conf".into()),
+                ("state_mount".into(), lab.shared_dir().display().to_string()),
+            ]
+        }),
+        mon_interval: "2s".into(),
     }
-    resources.push_str(
-        r#"<clone id="nfs-mon-clone"><primitive id="nfs-mon" class="ocf" provider="ganesha" type="ganesha_mon">
-<operations><op id="nfs-mon-monitor" name="monitor" interval="2s" timeout="10s"/></operations></primitive></clone>
-<clone id="nfs-grace-clone"><meta_attributes id="nfs-grace-clone-meta"><nvpair id="nfs-grace-notify" name="notify" value="true"/></meta_attributes>
-<primitive id="nfs-grace" class="ocf" provider="ganesha" type="ganesha_grace">
-<operations><op id="nfs-grace-monitor" name="monitor" interval="20s" timeout="10s"/></operations></primitive></clone>"#,
-    );
-    let mut constraints = String::from(
-        r#"<constraints><rsc_location id="grace-needs-grace-active" rsc="nfs-grace-clone"><rule id="grace-rule" score="-INFINITY"><expression id="grace-expr" attribute="grace-active" operation="ne" value="1"/></rule></rsc_location>"#,
-    );
-    let n = VIPS.len();
-    for (i, vip) in VIPS.iter().enumerate() {
-        let id = format!("node{}-vip", i + 1);
-        resources.push_str(&format!(
-            r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="IPaddr2"><instance_attributes id="{id}-ia"><nvpair id="{id}-ip" name="ip" value="{vip}"/><nvpair id="{id}-mask" name="cidr_netmask" value="24"/><nvpair id="{id}-nic" name="nic" value="eth0"/></instance_attributes><operations><op id="{id}-monitor" name="monitor" interval="10s" timeout="20s"/></operations></primitive>"#
-        ));
-        constraints.push_str(&format!(
-            r#"<rsc_location id="{id}-needs-ganesha" rsc="{id}"><rule id="{id}-rule" score="-INFINITY" boolean-op="or"><expression id="{id}-a" attribute="ganesha-active" operation="ne" value="1"/><expression id="{id}-g" attribute="grace-active" operation="ne" value="1"/></rule></rsc_location>
-<rsc_order id="{id}-after-grace-stop" first="nfs-grace-clone" first-action="stop" then="{id}" then-action="start" kind="Optional" symmetrical="false"/>
-<rsc_order id="{id}-after-grace-start" first="nfs-grace-clone" first-action="start" then="{id}" then-action="start" kind="Optional" symmetrical="false"/>"#
-        ));
-        // Ring preferences as in glusterfs: home highest, then the previous node.
-        for k in 0..n {
-            let pref = (i + n - k) % n;
-            let score = 1000 * (n - k);
-            constraints.push_str(&format!(
-                r#"<rsc_location id="{id}-pref-{pref}" rsc="{id}" node="node{}" score="{score}"/>"#,
-                pref + 1
-            ));
-        }
-    }
-    resources.push_str("</resources>");
-    constraints.push_str("</constraints>");
-    node.run(
-        "cibadmin",
-        &["--create", "--scope", "resources", "--xml-text", &resources],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    node.run(
-        "cibadmin",
-        &[
-            "--replace",
-            "--scope",
-            "constraints",
-            "--xml-text",
-            &constraints,
-        ],
-    )
+    .apply(lab.node(0))
     .unwrap_or_else(|e| panic!("{e}"));
 }
 

@@ -48,6 +48,7 @@
 //! Labs are independent: tests may build several at once, in threads of one process (names
 //! are unique per lab), and the library uses no process-global state (cwd, environment).
 
+pub mod cib;
 pub mod cli;
 mod conf;
 pub mod fence;
@@ -1288,12 +1289,20 @@ impl Lab {
                         );
                     }
                     Err(e) => {
-                        last = e
-                            .to_string()
+                        // The most telling line: crm_mon's own complaint, else the status
+                        // (a timeout while the CIB is still coming up says "killed after").
+                        let text = e.to_string();
+                        last = text
                             .lines()
-                            .find(|l| l.contains("rror") || l.contains("not"))
-                            .unwrap_or("crm_mon failed")
-                            .to_string();
+                            .map(str::trim)
+                            .find(|l| l.starts_with("crm_mon:") || l.contains("rror"))
+                            .or_else(|| {
+                                text.lines()
+                                    .map(str::trim)
+                                    .find(|l| l.starts_with("status:"))
+                            })
+                            .map(|l| format!("crm_mon: {l}"))
+                            .unwrap_or_else(|| "crm_mon gave no answer yet".to_string());
                     }
                 }
             }

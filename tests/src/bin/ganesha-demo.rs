@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use ganesha_lab::cib::HaModel;
 use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabError, LabOptions, Node};
 
 const VIP: &str = "192.0.2.101";
@@ -82,33 +83,26 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         .map_err(|e| io("writing ganesha.conf", e))?;
 
     step("configuring the resources (clones of the three agents, a VIP, the constraints)");
-    let resources = resources_xml(
-        &conf,
-        &recovery_root,
-        lab.shared_dir(),
-        &node.dir().join("ganesha.log"),
-    );
-    node.run(
-        "cibadmin",
-        &["--create", "--scope", "resources", "--xml-text", &resources],
-    )?;
-    node.run(
-        "cibadmin",
-        &[
-            "--replace",
-            "--scope",
-            "constraints",
-            "--xml-text",
-            CONSTRAINTS,
-        ],
-    )?;
+    let path = |p: &Path| p.display().to_string();
+    HaModel {
+        nodes: vec![node.name().to_owned()],
+        vips: vec![(node.name().to_owned(), VIP.to_owned())],
+        nfsd: Some(vec![
+            ("config".into(), path(&conf)),
+            ("state_mount".into(), path(lab.shared_dir())),
+            ("recovery_root".into(), path(&recovery_root)),
+            ("log_file".into(), path(&node.dir().join("ganesha.log"))),
+        ]),
+        mon_interval: "2s".into(),
+    }
+    .apply(node)?;
     let started = Instant::now();
     wait(
         node,
         "every resource started",
         Duration::from_secs(90),
         |xml| {
-            ["nfs-ganesha", "nfs-mon", "nfs-grace", "vip"]
+            ["nfs-ganesha", "nfs-mon", "nfs-grace", "node1-vip"]
                 .iter()
                 .all(|r| started_resource(xml, r))
         },
@@ -143,7 +137,10 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         node,
         "grace-active withdrawn or VIP stopped",
         Duration::from_secs(30),
-        |xml| !started_resource(xml, "vip") || !xml.contains("name=\"grace-active\" value=\"1\""),
+        |xml| {
+            !started_resource(xml, "node1-vip")
+                || !xml.contains("name=\"grace-active\" value=\"1\"")
+        },
     )?;
     println!(
         "    {:>5.1?}  ganesha_mon withdrew grace-active; the VIP left this node",
@@ -154,7 +151,7 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         "ganesha restarted and the VIP back",
         Duration::from_secs(90),
         |xml| {
-            ["nfs-ganesha", "nfs-grace", "vip"]
+            ["nfs-ganesha", "nfs-grace", "node1-vip"]
                 .iter()
                 .all(|r| started_resource(xml, r))
                 && xml.contains("name=\"grace-active\" value=\"1\"")
@@ -249,62 +246,3 @@ fn started_resource(xml: &str, id: &str) -> bool {
         .filter(|l| l.trim_start().starts_with(&needle))
         .any(|l| l.contains("role=\"Started\"") && !l.contains("failed=\"true\""))
 }
-
-fn resources_xml(conf: &Path, recovery_root: &Path, shared: &Path, log: &Path) -> String {
-    format!(
-        r#"<resources>
-  <clone id="nfs-ganesha-clone">
-    <primitive id="nfs-ganesha" class="ocf" provider="ganesha" type="ganesha_nfsd">
-      <instance_attributes id="nfs-ganesha-ia">
-        <nvpair id="nfs-ganesha-config" name="config" value="{conf}"/>
-        <nvpair id="nfs-ganesha-state" name="state_mount" value="{shared}"/>
-        <nvpair id="nfs-ganesha-recovery" name="recovery_root" value="{recovery}"/>
-        <nvpair id="nfs-ganesha-log" name="log_file" value="{log}"/>
-      </instance_attributes>
-      <operations>
-        <op id="nfs-ganesha-monitor" name="monitor" interval="5s" timeout="20s"/>
-      </operations>
-    </primitive>
-  </clone>
-  <clone id="nfs-mon-clone">
-    <primitive id="nfs-mon" class="ocf" provider="ganesha" type="ganesha_mon">
-      <operations><op id="nfs-mon-monitor" name="monitor" interval="2s" timeout="10s"/></operations>
-    </primitive>
-  </clone>
-  <clone id="nfs-grace-clone">
-    <meta_attributes id="nfs-grace-clone-meta"><nvpair id="nfs-grace-notify" name="notify" value="true"/></meta_attributes>
-    <primitive id="nfs-grace" class="ocf" provider="ganesha" type="ganesha_grace">
-      <operations><op id="nfs-grace-monitor" name="monitor" interval="20s" timeout="10s"/></operations>
-    </primitive>
-  </clone>
-  <primitive id="vip" class="ocf" provider="heartbeat" type="IPaddr2">
-    <instance_attributes id="vip-ia">
-      <nvpair id="vip-ip" name="ip" value="{VIP}"/>
-      <nvpair id="vip-mask" name="cidr_netmask" value="24"/>
-      <nvpair id="vip-nic" name="nic" value="eth0"/>
-    </instance_attributes>
-    <operations><op id="vip-monitor" name="monitor" interval="10s" timeout="20s"/></operations>
-  </primitive>
-</resources>"#,
-        conf = conf.display(),
-        shared = shared.display(),
-        recovery = recovery_root.display(),
-        log = log.display(),
-    )
-}
-
-const CONSTRAINTS: &str = r#"<constraints>
-  <rsc_location id="grace-needs-grace-active" rsc="nfs-grace-clone">
-    <rule id="grace-needs-grace-active-rule" score="-INFINITY">
-      <expression id="grace-needs-grace-active-expr" attribute="grace-active" operation="ne" value="1"/>
-    </rule>
-  </rsc_location>
-  <rsc_location id="vip-needs-ganesha" rsc="vip">
-    <rule id="vip-needs-ganesha-rule" score="-INFINITY" boolean-op="or">
-      <expression id="vip-needs-ganesha-a" attribute="ganesha-active" operation="ne" value="1"/>
-      <expression id="vip-needs-ganesha-g" attribute="grace-active" operation="ne" value="1"/>
-    </rule>
-  </rsc_location>
-  <rsc_order id="vip-after-grace-stop" first="nfs-grace-clone" first-action="stop" then="vip" then-action="start" kind="Optional" symmetrical="false"/>
-  <rsc_order id="vip-after-grace-start" first="nfs-grace-clone" first-action="start" then="vip" then-action="start" kind="Optional" symmetrical="false"/>
-</constraints>"#;
