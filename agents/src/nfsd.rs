@@ -309,6 +309,7 @@ impl GaneshaNfsd {
             .map_err(|e| OcfError::generic(format!("cannot start {cmdline}: {e}")))?;
 
         let comm = cfg.comm();
+        let waiting = std::time::Instant::now();
         let mut pause = Duration::from_millis(20);
         loop {
             if let Ok(Some(status)) = child.try_wait() {
@@ -331,7 +332,7 @@ impl GaneshaNfsd {
             if deadline.expired() {
                 return Err(OcfError::Timeout {
                     what: "ganesha.nfsd start (answering on D-Bus)".into(),
-                    after: deadline.remaining(),
+                    after: waiting.elapsed(),
                 });
             }
             std::thread::sleep(deadline.bound(pause));

@@ -306,3 +306,53 @@ fn defaults_do_not_use_var_run() {
         assert!(!md.contains("/var/run"), "{name}");
     }
 }
+
+/// A daemon that starts but never answers: start gives up inside the operation timeout and
+/// says how long it waited (the stop that Pacemaker then runs cleans up).
+#[test]
+fn nfsd_start_times_out_inside_the_operation_timeout() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("ganesha.conf");
+    std::fs::write(&conf, "").unwrap();
+    let pid_of_fake = dir.path().join("fake.pid");
+    // Named ganesha.nfsd, writes no pid file, never owns the bus name.
+    let fake = dir.path().join("ganesha.nfsd");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho $$ > {}\nsleep 30\n", pid_of_fake.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = run_agent(
+        &agent("ganesha_nfsd"),
+        "start",
+        &[
+            ("OCF_RESKEY_binary", fake.to_str().unwrap()),
+            ("OCF_RESKEY_config", conf.to_str().unwrap()),
+            ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
+            ("OCF_RESKEY_recovery_root", ""),
+            ("OCF_RESKEY_node_name", "node1"),
+            ("OCF_RESKEY_log_file", ""),
+            (
+                "OCF_RESKEY_pid_file",
+                dir.path().join("g.pid").to_str().unwrap(),
+            ),
+            ("OCF_RESKEY_CRM_meta_timeout", "2000"),
+            ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
+        ],
+    );
+    // The agent started the fake in a session of its own: end its whole process group.
+    if let Ok(pid) = std::fs::read_to_string(&pid_of_fake) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    run.expect_code(1);
+    assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
+    let reason = &run.exit_reasons()[0];
+    assert!(reason.contains("did not complete within 1."), "{reason}");
+}
