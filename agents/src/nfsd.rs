@@ -315,7 +315,7 @@ impl GaneshaNfsd {
             if let Ok(Some(status)) = child.try_wait() {
                 return Err(OcfError::generic(format!(
                     "ganesha.nfsd exited during start ({status}){}",
-                    log_tail(cfg.log_file.as_deref())
+                    startup_error(cfg.log_file.as_deref(), child.id())
                 )));
             }
             if let DaemonState::Running(pid) = daemon::state(&cfg.pid_file, &comm) {
@@ -407,17 +407,35 @@ fn is_executable(path: &Path) -> bool {
     fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// The last lines of the daemon's log, to explain a failed start.
-fn log_tail(log: Option<&Path>) -> String {
-    let Some(text) = log.and_then(|l| fs::read_to_string(l).ok()) else {
+/// Why a daemon died during start, from its own log lines (ganesha writes
+/// `... ganesha.nfsd-<pid>[thread] function :COMPONENT :LEVEL :message`). Pacemaker cuts exit
+/// reasons short, so the most severe message comes first; the last lines go to the log.
+fn startup_error(log: Option<&Path>, pid: u32) -> String {
+    let Some(path) = log else {
         return String::new();
     };
-    let lines: Vec<&str> = text.lines().rev().take(3).collect();
-    if lines.is_empty() {
+    let Ok(text) = fs::read_to_string(path) else {
         return String::new();
+    };
+    let tag = format!("ganesha.nfsd-{pid}[");
+    let own: Vec<&str> = text.lines().filter(|l| l.contains(&tag)).collect();
+    for line in own.iter().rev().take(5).rev() {
+        tracing::error!("ganesha.nfsd: {line}");
     }
-    let tail: Vec<&str> = lines.into_iter().rev().collect();
-    format!("; its log ends: {}", tail.join(" | "))
+    let message = |line: &str, level: &str| {
+        let token = format!(":{level} :");
+        line.find(&token)
+            .map(|i| line[i + token.len()..].trim().to_owned())
+    };
+    let severe = own.iter().rev().find_map(|l| {
+        ["FATAL", "CRIT", "MAJ"]
+            .iter()
+            .find_map(|level| message(l, level))
+    });
+    match severe {
+        Some(msg) => format!(": {msg} (see {})", path.display()),
+        None => format!(" (see {})", path.display()),
+    }
 }
 
 impl Agent for GaneshaNfsd {
@@ -517,5 +535,29 @@ impl Agent for GaneshaNfsd {
             })?;
         }
         Ok(ExitCode::Success)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_error_leads_with_the_dying_daemons_most_severe_message() {
+        let Ok(dir) = tempfile::tempdir() else { return };
+        let log = dir.path().join("ganesha.log");
+        let text = "\
+21/11/2026 05:47:59 : epoch 1 : vm : ganesha.nfsd-100[main] main :MAIN :CRIT :an older run\n\
+21/11/2026 05:47:59 : epoch 1 : vm : ganesha.nfsd-200[main] gsh_dbus_pkginit :DBUS :CRIT :server failed becoming primary bus owner (org.ganesha.nfsd, 2)\n\
+21/11/2026 05:47:59 : epoch 1 : vm : ganesha.nfsd-200[main] Bind_sockets_V6 :DISP :WARN :Cannot bind NFS tcp6 socket, error 98 (Address already in use)\n";
+        let _ = fs::write(&log, text);
+        let reason = startup_error(Some(&log), 200);
+        assert!(
+            reason.starts_with(
+                ": server failed becoming primary bus owner (org.ganesha.nfsd, 2) (see "
+            ),
+            "{reason}"
+        );
+        assert_eq!(startup_error(None, 200), "");
     }
 }

@@ -1,14 +1,21 @@
 //! The `ganesha-ha` command line.
 //!
-//! Today it installs the resource agents where Pacemaker finds them; cluster setup,
-//! teardown, node management and exports follow in later issues.
+//! `install-agents` puts the resource agents where Pacemaker finds them; `status` reports the
+//! cluster's HA health from Pacemaker's XML. Exit status: 0 success (HEALTHY), 1 error,
+//! 2 usage, 3 FAILOVER, 4 BAD.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+pub mod cib;
+pub mod config;
+pub mod corosync;
 pub mod install;
+pub mod spec;
+pub mod status;
 
 /// Highly available NFS-Ganesha with Pacemaker/Corosync.
 #[derive(Debug, Parser)]
@@ -29,11 +36,70 @@ enum Command {
         #[arg(long)]
         from: Option<PathBuf>,
     },
+    /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
+    Status {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Read this crm_mon XML instead of running crm_mon (for support and tests).
+        #[arg(long, value_name = "FILE")]
+        crm_mon_xml: Option<PathBuf>,
+    },
+}
+
+/// Exit status of `status` for each verdict.
+fn verdict_code(verdict: status::Verdict) -> ExitCode {
+    match verdict {
+        status::Verdict::Healthy => ExitCode::SUCCESS,
+        status::Verdict::Failover => ExitCode::from(3),
+        status::Verdict::Bad => ExitCode::from(4),
+    }
+}
+
+fn crm_mon_xml(file: Option<PathBuf>) -> Result<String, String> {
+    match file {
+        Some(f) => std::fs::read_to_string(&f).map_err(|e| format!("reading {}: {e}", f.display())),
+        None => {
+            let mut cmd = std::process::Command::new("crm_mon");
+            cmd.args([
+                "--one-shot",
+                "--output-as=xml",
+                "--show-node-attributes",
+                "--inactive",
+            ]);
+            ocf::command::output(&mut cmd, Duration::from_secs(30))
+                .map_err(|e| e.to_string())
+                .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+    }
 }
 
 /// Runs the command line; errors are printed and become exit status 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Status {
+        json,
+        crm_mon_xml: file,
+    } = cli.command
+    {
+        let report = crm_mon_xml(file)
+            .and_then(|xml| status::parse(&xml).map_err(|e| e.to_string()))
+            .map(|state| status::assess(&state));
+        return match report {
+            Ok(report) => {
+                if json {
+                    println!("{}", report.to_json());
+                } else {
+                    print!("{}", report.render());
+                }
+                verdict_code(report.verdict)
+            }
+            Err(e) => {
+                eprintln!("ganesha-ha status: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = match cli.command {
         Command::InstallAgents { ocf_root, from } => {
             let from = from.or_else(install::own_dir);
@@ -46,6 +112,7 @@ pub fn main() -> ExitCode {
                 None => Err(install::InstallError::NoSource),
             }
         }
+        Command::Status { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
