@@ -1,8 +1,9 @@
 //! The `ganesha-ha` command line.
 //!
-//! `install-agents` puts the resource agents where Pacemaker finds them; `status` reports the
-//! cluster's HA health from Pacemaker's XML. Exit status: 0 success (HEALTHY), 1 error,
-//! 2 usage, 3 FAILOVER, 4 BAD.
+//! `install-agents` puts the resource agents where Pacemaker finds them; `validate` checks a
+//! `ganesha-ha.conf`; `setup --dry-run` writes the corosync.conf, authkey and CIB it would
+//! apply; `status` reports the cluster's HA health from Pacemaker's XML. Exit status:
+//! 0 success (HEALTHY), 1 error, 2 usage, 3 FAILOVER, 4 BAD.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::{Parser, Subcommand};
 pub mod cib;
 pub mod config;
 pub mod corosync;
+pub mod generate;
 pub mod install;
 pub mod spec;
 pub mod status;
@@ -35,6 +37,25 @@ enum Command {
         /// Where the built agent binaries are (default: next to this program).
         #[arg(long)]
         from: Option<PathBuf>,
+    },
+    /// Check a ganesha-ha.conf: every problem with its line and a fix.
+    Validate {
+        /// The configuration file.
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+    },
+    /// Build the cluster from the configuration. Today only --dry-run: write corosync.conf,
+    /// authkey and cib.xml into --output and change nothing else.
+    Setup {
+        /// The configuration file.
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+        /// Write the files instead of applying them.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where --dry-run writes.
+        #[arg(long, value_name = "DIR", default_value = "ganesha-ha-setup")]
+        output: PathBuf,
     },
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
@@ -113,6 +134,57 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Status { .. } => Ok(()),
+        Command::Validate { config } => {
+            return match generate::load(&config) {
+                Ok(spec) => {
+                    println!(
+                        "{}: valid; cluster {} with {} node(s)",
+                        config.display(),
+                        spec.name,
+                        spec.nodes.len()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(errors) => {
+                    eprint!("{errors}");
+                    if !errors.ends_with('\n') {
+                        eprintln!();
+                    }
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Setup {
+            config,
+            dry_run,
+            output,
+        } => {
+            let done = generate::load(&config).and_then(|spec| {
+                if !dry_run {
+                    return Err(
+                        "applying a configuration to a live cluster is not implemented yet; \
+                                use --dry-run to write the files it would apply"
+                            .to_owned(),
+                    );
+                }
+                generate::write_files(&spec, &output)
+            });
+            return match done {
+                Ok(files) => {
+                    for f in files {
+                        println!("wrote {}", f.display());
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprint!("{e}");
+                    if !e.ends_with('\n') {
+                        eprintln!();
+                    }
+                    ExitCode::FAILURE
+                }
+            };
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -151,11 +151,9 @@ pub fn parse(xml: &str) -> Result<ClusterState, StatusError> {
         let parent = path.last().map(String::as_str).unwrap_or("");
         match (parent, name.as_str()) {
             (_, "pacemaker-result") => saw_result = true,
-            ("summary", "current_dc") => {
-                if flag(&a, "present") {
-                    state.dc = a.get("name").cloned();
-                    state.quorum = flag(&a, "with_quorum");
-                }
+            ("summary", "current_dc") if flag(&a, "present") => {
+                state.dc = a.get("name").cloned();
+                state.quorum = flag(&a, "with_quorum");
             }
             ("nodes", "node") => state.nodes.push(NodeState {
                 name: a.get("name").cloned().unwrap_or_default(),
@@ -164,10 +162,8 @@ pub fn parse(xml: &str) -> Result<ClusterState, StatusError> {
                 unclean: flag(&a, "unclean"),
                 attributes: BTreeMap::new(),
             }),
-            ("resources" | "group" | "clone", "group" | "clone") => {
-                if !empty {
-                    parents.push(a.get("id").cloned().unwrap_or_default());
-                }
+            ("resources" | "group" | "clone", "group" | "clone") if !empty => {
+                parents.push(a.get("id").cloned().unwrap_or_default());
             }
             ("resources" | "group" | "clone", "resource") => state.resources.push(ResourceState {
                 id: a.get("id").cloned().unwrap_or_default(),

@@ -1,0 +1,649 @@
+//! The generated configuration, checked offline by Pacemaker's and Corosync's own tools:
+//! `crm_verify` (and the pacemaker-3.0 RelaxNG schema) for every cluster size from 1 to 32,
+//! `corosync -t`, and `crm_simulate` for placement, node loss and the attribute-driven
+//! failover and failback of the README's constraint model.
+//!
+//! Findings behind the set-up here:
+//! - `crm_verify` does not require a stonith agent to exist: a `stonith:fence_xvm` device
+//!   with `pcmk_host_list` verifies on a machine without fence-agents (rc 0, no warning).
+//! - `corosync -t` needs the authkey (`totem.keyfile`, default `/etc/corosync/authkey`, at
+//!   least 128 bytes), one nodelist entry that is a local address ("No valid name found for
+//!   local host" otherwise), and resolvable names where no address is given. The tests point
+//!   `keyfile` at a temporary key and give node1 the address 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ganesha_ha::cib::{self, Cib, Constraint, LocationTarget, Resource};
+use ganesha_ha::corosync;
+use ganesha_ha::spec::{
+    ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
+};
+use ipnetwork::IpNetwork;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+
+fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
+    let nodes: Vec<NodeSpec> = (1..=n)
+        .map(|i| NodeSpec {
+            name: format!("node{i}"),
+            addr: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, (10 + i) as u8))),
+            vip: IpNetwork::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, (100 + i) as u8)), 32).unwrap(),
+        })
+        .collect();
+    let fencing = if fencing {
+        let hosts: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+        Fencing::Devices(vec![FenceDevice {
+            id: "fence-xvm".into(),
+            agent: "fence_xvm".into(),
+            params: vec![
+                ("pcmk_host_list".into(), hosts.join(" ")),
+                ("key_file".into(), "/etc/cluster/fence_xvm.key".into()),
+            ],
+        }])
+    } else {
+        Fencing::Disabled
+    };
+    ClusterSpec {
+        name: "ganesha-test".into(),
+        nodes,
+        fencing,
+        intervals: Intervals::default(),
+        state: StateVolume::default(),
+        ganesha: GaneshaPaths::default(),
+        ssh: SshSettings::default(),
+        portblock,
+        vip_nic: None,
+    }
+}
+
+fn output_text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A scratch directory with its own shadow-CIB directory, for the Pacemaker tools.
+struct Sim {
+    dir: tempfile::TempDir,
+}
+
+impl Sim {
+    fn new() -> Sim {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("shadow")).unwrap();
+        Sim { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn tool(&self, program: &str, cib: Option<&str>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env("CIB_shadow_dir", self.path("shadow"));
+        if let Some(cib) = cib {
+            cmd.env("CIB_file", self.path(cib));
+        }
+        cmd
+    }
+
+    fn run(&self, mut cmd: Command) -> String {
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{cmd:?}: {}", output_text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    /// Runs the scheduler on `input` (after `extra` events), writes `output`; the graph.
+    fn transition(&self, input: &str, extra: &[&str], output: &str) -> Graph {
+        let graph = self.path(&format!("{output}.graph.xml"));
+        let mut cmd = self.tool("crm_simulate", None);
+        cmd.arg("-x").arg(self.path(input)).args(extra);
+        cmd.args(["--quorum", "1", "-S", "-O"])
+            .arg(self.path(output));
+        cmd.arg("-G").arg(&graph);
+        self.run(cmd);
+        Graph::parse(&std::fs::read_to_string(graph).unwrap())
+    }
+
+    fn attribute(&self, cib: &str, node: &str, name: &str, value: Option<&str>) {
+        let mut cmd = self.tool("crm_attribute", Some(cib));
+        cmd.args(["--node", node, "--name", name, "--lifetime", "reboot"]);
+        match value {
+            Some(v) => cmd.args(["--update", v]),
+            None => cmd.arg("--delete"),
+        };
+        self.run(cmd);
+    }
+
+    /// Where each resource (primitive id; clone instances merged) runs, per `crm_mon`.
+    fn placement(&self, cib: &str) -> Placement {
+        let mut cmd = self.tool("crm_mon", Some(cib));
+        cmd.args(["-1", "--output-as=xml"]);
+        Placement::parse(&self.run(cmd))
+    }
+}
+
+fn attrs_of(e: &quick_xml::events::BytesStart<'_>) -> BTreeMap<String, String> {
+    e.attributes()
+        .filter_map(Result::ok)
+        .map(|a| {
+            (
+                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
+                a.unescape_value()
+                    .map(|v| v.into_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// `crm_mon --output-as=xml`'s resources: id → nodes running it, and the stopped ones.
+#[derive(Debug, Default)]
+struct Placement {
+    running: BTreeMap<String, BTreeSet<String>>,
+    stopped: BTreeSet<String>,
+}
+
+impl Placement {
+    fn parse(xml: &str) -> Placement {
+        let mut placement = Placement::default();
+        let mut reader = Reader::from_str(xml);
+        let mut in_resources = false;
+        let mut current: Option<String> = None;
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    let attrs = attrs_of(&e);
+                    match e.name().as_ref() {
+                        b"resources" => in_resources = true,
+                        b"resource" if in_resources => {
+                            let id = attrs["id"].clone();
+                            if attrs.get("role").map(String::as_str) == Some("Stopped") {
+                                placement.stopped.insert(id.clone());
+                            }
+                            placement.running.entry(id.clone()).or_default();
+                            current = Some(id);
+                        }
+                        b"node" if in_resources => {
+                            if let Some(id) = &current {
+                                placement
+                                    .running
+                                    .entry(id.clone())
+                                    .or_default()
+                                    .insert(attrs["name"].clone());
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Event::End(e) if e.name().as_ref() == b"resources" => in_resources = false,
+                _ => {}
+            }
+        }
+        placement
+    }
+
+    fn on(&self, id: &str) -> Vec<&str> {
+        self.running
+            .get(id)
+            .map(|nodes| nodes.iter().map(String::as_str).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// The transition graph: for each action (`key@node`), the actions it waits for.
+#[derive(Debug, Default)]
+struct Graph {
+    inputs: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Graph {
+    fn parse(xml: &str) -> Graph {
+        let mut graph = Graph::default();
+        let mut reader = Reader::from_str(xml);
+        let (mut in_action_set, mut in_inputs) = (false, false);
+        let mut current = String::new();
+        loop {
+            match reader.read_event().unwrap() {
+                Event::Eof => break,
+                Event::Start(e) | Event::Empty(e) => {
+                    let name = e.name().as_ref().to_vec();
+                    let attrs = attrs_of(&e);
+                    match name.as_slice() {
+                        b"action_set" => in_action_set = true,
+                        b"inputs" => in_inputs = true,
+                        b"rsc_op" | b"pseudo_event" | b"crm_event" => {
+                            let key = format!(
+                                "{}@{}",
+                                attrs.get("operation_key").cloned().unwrap_or_default(),
+                                attrs.get("on_node").cloned().unwrap_or_default()
+                            );
+                            if in_action_set {
+                                current = key;
+                                graph.inputs.entry(current.clone()).or_default();
+                            } else if in_inputs {
+                                graph.inputs.entry(current.clone()).or_default().insert(key);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Event::End(e) => match e.name().as_ref() {
+                    b"action_set" => in_action_set = false,
+                    b"inputs" => in_inputs = false,
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        graph
+    }
+
+    fn has(&self, action: &str) -> bool {
+        self.inputs.contains_key(action)
+    }
+
+    /// Whether `later` waits, directly or transitively, for `earlier`.
+    fn after(&self, later: &str, earlier: &str) -> bool {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![later.to_owned()];
+        while let Some(a) = todo.pop() {
+            for input in self.inputs.get(&a).into_iter().flatten() {
+                if input == earlier {
+                    return true;
+                }
+                if seen.insert(input.clone()) {
+                    todo.push(input.clone());
+                }
+            }
+        }
+        false
+    }
+}
+
+fn verify(sim: &Sim, name: &str, xml: &str) {
+    sim.write(name, xml);
+    let mut cmd = sim.tool("crm_verify", None);
+    cmd.arg("-V").arg("--xml-file").arg(sim.path(name));
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "crm_verify {name}: {}",
+        output_text(&out)
+    );
+    let rng = Path::new("/usr/share/pacemaker/pacemaker-3.0.rng");
+    if rng.exists() {
+        let out = Command::new("xmllint")
+            .args(["--noout", "--relaxng"])
+            .arg(rng)
+            .arg(sim.path(name))
+            .output()
+            .expect("xmllint (libxml2-utils) runs");
+        assert!(
+            out.status.success(),
+            "xmllint {name}: {}",
+            output_text(&out)
+        );
+    }
+}
+
+#[test]
+fn crm_verify_and_the_schema_accept_every_size_from_1_to_32() {
+    let sim = Sim::new();
+    for n in 1..=32 {
+        // Fencing devices for most sizes, disabled for every third; portblock for odd sizes.
+        let mut spec = spec(n, n % 3 != 0, n % 2 == 1);
+        if n % 4 == 0 {
+            spec.vip_nic = Some("eth0".into());
+            spec.state.device = Some("localhost:/gluster_shared_storage".into());
+            spec.state.fstype = Some("glusterfs".into());
+            spec.state.options = Some("_netdev,defaults".into());
+        }
+        let model = cib::model(&spec);
+        let xml = model.to_xml();
+        verify(&sim, &format!("cib-{n}.xml"), &xml);
+        assert_eq!(Cib::from_xml(&xml).unwrap(), model, "round trip, {n} nodes");
+
+        let expected_policy = if n <= 2 { "ignore" } else { "stop" };
+        assert_eq!(model.property("no-quorum-policy"), Some(expected_policy));
+        let stonith = if n % 3 != 0 { "true" } else { "false" };
+        assert_eq!(model.property("stonith-enabled"), Some(stonith));
+        // Every VIP target: the ban rule, n preferences, two orders.
+        let per_target = 1 + n + 2;
+        assert_eq!(model.constraints.len(), 1 + n * per_target);
+        let mut ids = BTreeSet::new();
+        for c in &model.constraints {
+            assert!(ids.insert(c.id().to_owned()), "duplicate id {}", c.id());
+        }
+    }
+}
+
+#[test]
+fn the_model_matches_the_readme() {
+    let mut s = spec(3, true, false);
+    s.state.device = Some("localhost:/gluster_shared_storage".into());
+    s.vip_nic = Some("eth1".into());
+    let model = cib::model(&s);
+    let ids: Vec<&str> = model.resources.iter().map(Resource::id).collect();
+    assert_eq!(
+        ids,
+        [
+            "fence-xvm",
+            "nfs-ganesha-clone",
+            "nfs-mon-clone",
+            "nfs-grace-clone",
+            "node1-vip",
+            "node2-vip",
+            "node3-vip"
+        ]
+    );
+    let Some(Resource::Clone(nfsd)) = model.resource("nfs-ganesha-clone") else {
+        panic!("no nfsd clone")
+    };
+    assert_eq!(
+        nfsd.child.param_value("state_device"),
+        Some("localhost:/gluster_shared_storage")
+    );
+    assert_eq!(nfsd.child.param_value("state_fstype"), None);
+    assert_eq!(
+        nfsd.child.param_value("config"),
+        Some("/etc/ganesha/ganesha.conf")
+    );
+    assert!(nfsd
+        .meta
+        .iter()
+        .any(|p| p.name == "interleave" && p.value == "true"));
+    let Some(Resource::Clone(grace)) = model.resource("nfs-grace-clone") else {
+        panic!("no grace clone")
+    };
+    assert!(grace
+        .meta
+        .iter()
+        .any(|p| p.name == "notify" && p.value == "true"));
+    let Some(Resource::Primitive(vip)) = model.resource("node2-vip") else {
+        panic!("no VIP")
+    };
+    assert_eq!(vip.param_value("ip"), Some("192.0.2.102"));
+    assert_eq!(vip.param_value("cidr_netmask"), Some("32"));
+    assert_eq!(vip.param_value("nic"), Some("eth1"));
+    let prefs: Vec<(String, String)> = model
+        .constraints
+        .iter()
+        .filter_map(|c| match c {
+            Constraint::Location(l) if l.rsc == "node1-vip" => match &l.target {
+                LocationTarget::Node { node, score } => Some((node.clone(), score.clone())),
+                LocationTarget::Rule(_) => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let expect = [("node1", "3000"), ("node3", "2000"), ("node2", "1000")]
+        .map(|(n, s)| (n.to_owned(), s.to_owned()));
+    assert_eq!(prefs, expect);
+
+    let portblock = cib::model(&spec(3, false, true));
+    let Some(Resource::Group(group)) = portblock.resource("node1-group") else {
+        panic!("no group")
+    };
+    let members: Vec<&str> = group.members.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(
+        members,
+        ["node1-nfs_block", "node1-vip", "node1-nfs_unblock"]
+    );
+    assert_eq!(
+        group.members[2].param_value("tickle_dir"),
+        Some("/run/gluster/shared_storage/nfs-ganesha/tickle_dir")
+    );
+    assert_eq!(group.members[0].param_value("action"), Some("block"));
+    assert_eq!(group.members[0].param_value("ip"), Some("192.0.2.101"));
+    assert!(portblock.constraints.iter().all(|c| match c {
+        Constraint::Location(l) => l.rsc == "nfs-grace-clone" || l.rsc.ends_with("-group"),
+        Constraint::Order(o) => o.then.ends_with("-group"),
+        _ => false,
+    }));
+}
+
+fn corosync_check(n: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = spec(n, false, false);
+    // corosync -t wants one nodelist entry to be a local address.
+    s.nodes[0].addr = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let conf = corosync::corosync_conf(&s);
+    assert_eq!(conf, corosync::corosync_conf(&s), "not deterministic");
+    assert_eq!(conf.contains("two_node: 1"), n == 2, "{conf}");
+    assert_eq!(conf.matches("nodeid:").count(), n);
+    assert!(conf.contains(&format!("nodeid: {n}\n")));
+    let key = dir.path().join("authkey");
+    std::fs::write(&key, corosync::authkey().unwrap()).unwrap();
+    // The generated file relies on the default keyfile; point it at the test key.
+    let conf = conf.replacen(
+        "crypto_hash: sha256\n",
+        &format!("crypto_hash: sha256\n    keyfile: {}\n", key.display()),
+        1,
+    );
+    let path = dir.path().join("corosync.conf");
+    std::fs::write(&path, &conf).unwrap();
+    let out = Command::new("corosync")
+        .arg("-t")
+        .arg("-c")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "corosync -t, {n} nodes: {}\n{conf}",
+        output_text(&out)
+    );
+}
+
+#[test]
+fn corosync_accepts_the_conf_for_1_2_3_and_32_nodes() {
+    for n in [1, 2, 3, 32] {
+        corosync_check(n);
+    }
+}
+
+#[test]
+fn corosync_conf_names_nodes_without_an_address() {
+    let mut s = spec(2, false, false);
+    s.nodes[1].addr = None;
+    let conf = corosync::corosync_conf(&s);
+    assert!(conf.contains("ring0_addr: node2\n"), "{conf}");
+    assert!(conf.contains("cluster_name: ganesha-test\n"));
+    assert!(conf.contains("crypto_cipher: aes256\n"));
+}
+
+/// Three nodes up, ganesha_mon's attributes set everywhere: everything runs, VIPs at home.
+fn placed(sim: &Sim, spec: &ClusterSpec) -> &'static str {
+    let model = cib::model(spec);
+    verify(sim, "cib.xml", &model.to_xml());
+    sim.transition(
+        "cib.xml",
+        &["-u", "node1", "-u", "node2", "-u", "node3"],
+        "up.xml",
+    );
+    // Pacemaker's copy still reads back as the same model (status, nodes ignored).
+    let back = Cib::from_xml(&std::fs::read_to_string(sim.path("up.xml")).unwrap()).unwrap();
+    assert_eq!(back, model);
+    for node in ["node1", "node2", "node3"] {
+        sim.attribute("up.xml", node, cib::GANESHA_ACTIVE, Some("1"));
+        sim.attribute("up.xml", node, cib::GRACE_ACTIVE, Some("1"));
+    }
+    sim.transition("up.xml", &[], "placed.xml");
+    let placement = sim.placement("placed.xml");
+    assert!(placement.stopped.is_empty(), "{placement:#?}");
+    for id in ["nfs-ganesha", "nfs-mon", "nfs-grace"] {
+        assert_eq!(placement.on(id), ["node1", "node2", "node3"], "{id}");
+    }
+    for node in ["node1", "node2", "node3"] {
+        assert_eq!(
+            placement.on(&format!("{node}-vip")),
+            [node],
+            "{placement:#?}"
+        );
+        if spec.portblock {
+            assert_eq!(placement.on(&format!("{node}-nfs_block")), [node]);
+            assert_eq!(placement.on(&format!("{node}-nfs_unblock")), [node]);
+        }
+    }
+    "placed.xml"
+}
+
+fn node_loss_moves_the_vip_to_the_ring_predecessor(spec: ClusterSpec) {
+    let sim = Sim::new();
+    let placed = placed(&sim, &spec);
+    sim.transition(placed, &["--node-fail", "node1"], "lost.xml");
+    let placement = sim.placement("lost.xml");
+    // node1's VIP prefers node1 (3000), then node3 (2000), then node2 (1000).
+    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
+    assert_eq!(placement.on("node2-vip"), ["node2"]);
+    assert_eq!(placement.on("node3-vip"), ["node3"]);
+    if spec.portblock {
+        assert_eq!(placement.on("node1-nfs_unblock"), ["node3"]);
+    }
+}
+
+#[test]
+fn node_loss_moves_the_vip() {
+    node_loss_moves_the_vip_to_the_ring_predecessor(spec(3, false, false));
+}
+
+#[test]
+fn node_loss_moves_the_vip_with_portblock_and_fencing() {
+    node_loss_moves_the_vip_to_the_ring_predecessor(spec(3, true, true));
+}
+
+fn grace_withdrawal_moves_the_vip_after_grace(spec: ClusterSpec) {
+    let sim = Sim::new();
+    let placed = placed(&sim, &spec);
+    sim.attribute(placed, "node1", cib::GRACE_ACTIVE, None);
+    let graph = sim.transition(placed, &[], "failed.xml");
+    assert!(
+        graph.has("node1-vip_start_0@node3"),
+        "{:#?}",
+        graph.inputs.keys()
+    );
+    assert!(
+        graph.after(
+            "node1-vip_start_0@node3",
+            "nfs-grace-clone_confirmed-post_notify_stopped_0@"
+        ),
+        "the VIP may start before the survivors' grace"
+    );
+    for survivor in ["node2", "node3"] {
+        assert!(graph.after(
+            "node1-vip_start_0@node3",
+            &format!("nfs-grace_post_notify_stop_0@{survivor}")
+        ));
+    }
+    let placement = sim.placement("failed.xml");
+    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
+    assert_eq!(placement.on("nfs-grace"), ["node2", "node3"]);
+
+    // ganesha_mon publishes grace-active again: the survivors release, the VIP goes home.
+    sim.attribute("failed.xml", "node1", cib::GRACE_ACTIVE, Some("1"));
+    let graph = sim.transition("failed.xml", &[], "back.xml");
+    assert!(
+        graph.has("node1-vip_start_0@node1"),
+        "{:#?}",
+        graph.inputs.keys()
+    );
+    for survivor in ["node2", "node3"] {
+        assert!(graph.after(
+            "node1-vip_start_0@node1",
+            &format!("nfs-grace_pre_notify_start_0@{survivor}")
+        ));
+    }
+    assert_eq!(sim.placement("back.xml").on("node1-vip"), ["node1"]);
+}
+
+#[test]
+fn grace_withdrawal_moves_the_vip_after_grace_and_back() {
+    grace_withdrawal_moves_the_vip_after_grace(spec(3, false, false));
+}
+
+#[test]
+fn grace_withdrawal_moves_the_portblock_group_after_grace_and_back() {
+    grace_withdrawal_moves_the_vip_after_grace(spec(3, false, true));
+}
+
+#[test]
+fn ganesha_active_withdrawal_alone_moves_the_vip_and_back() {
+    let sim = Sim::new();
+    let placed = placed(&sim, &spec(3, false, false));
+    sim.attribute(placed, "node1", cib::GANESHA_ACTIVE, None);
+    let graph = sim.transition(placed, &[], "failed.xml");
+    assert!(
+        graph.has("node1-vip_start_0@node3"),
+        "{:#?}",
+        graph.inputs.keys()
+    );
+    let placement = sim.placement("failed.xml");
+    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
+    // grace-active is still set: node1 keeps its grace instance.
+    assert_eq!(placement.on("nfs-grace"), ["node1", "node2", "node3"]);
+
+    sim.attribute("failed.xml", "node1", cib::GANESHA_ACTIVE, Some("1"));
+    sim.transition("failed.xml", &[], "back.xml");
+    assert_eq!(sim.placement("back.xml").on("node1-vip"), ["node1"]);
+}
+
+#[test]
+fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
+    let sim = Sim::new();
+    let spec = spec(3, true, false);
+    sim.write("live.xml", &cib::model(&spec).to_xml());
+    let foreign = r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy" description="not ours"/>"#;
+    let mut create = sim.tool("cibadmin", Some("live.xml"));
+    create.args(["--create", "--scope", "resources", "--xml-text", foreign]);
+    sim.run(create);
+    let query = |sim: &Sim| {
+        let mut cmd = sim.tool("cibadmin", Some("live.xml"));
+        cmd.arg("--query");
+        Cib::from_xml(&sim.run(cmd)).unwrap()
+    };
+    let mut cib = query(&sim);
+    let web = cib.resource("web").unwrap();
+    assert!(
+        matches!(web, Resource::Foreign(f) if f.xml.contains("not ours")),
+        "{web:?}"
+    );
+
+    // Remove node3 the way a later `delete-node` would: its VIP and every constraint on it.
+    cib.resources.retain(|r| r.id() != "node3-vip");
+    cib.constraints.retain(|c| match c {
+        Constraint::Location(l) => {
+            l.rsc != "node3-vip"
+                && !matches!(&l.target, LocationTarget::Node { node, .. } if node == "node3")
+        }
+        Constraint::Order(o) => o.then != "node3-vip",
+        _ => true,
+    });
+    for (scope, xml) in [
+        ("constraints", cib.constraints_xml()),
+        ("resources", cib.resources_xml()),
+    ] {
+        let mut replace = sim.tool("cibadmin", Some("live.xml"));
+        replace.args(["--replace", "--scope", scope, "--xml-text", &xml]);
+        sim.run(replace);
+    }
+    assert_eq!(query(&sim), cib);
+    verify(
+        &sim,
+        "edited.xml",
+        &std::fs::read_to_string(sim.path("live.xml")).unwrap(),
+    );
+}
