@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+pub mod apply;
 pub mod cib;
 pub mod config;
 pub mod corosync;
@@ -44,8 +45,10 @@ enum Command {
         #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
         config: PathBuf,
     },
-    /// Build the cluster from the configuration. Today only --dry-run: write corosync.conf,
-    /// authkey and cib.xml into --output and change nothing else.
+    /// Configure the cluster from the configuration: on a formed cluster (run on one of its
+    /// nodes), merge the resources and constraints into the live CIB and wait until every
+    /// resource runs. --dry-run writes corosync.conf, authkey and cib.xml into --output and
+    /// changes nothing else.
     Setup {
         /// The configuration file.
         #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
@@ -56,6 +59,9 @@ enum Command {
         /// Where --dry-run writes.
         #[arg(long, value_name = "DIR", default_value = "ganesha-ha-setup")]
         output: PathBuf,
+        /// Longest wait for every resource to start, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
     },
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
@@ -158,29 +164,34 @@ pub fn main() -> ExitCode {
             config,
             dry_run,
             output,
+            timeout,
         } => {
-            let done = generate::load(&config).and_then(|spec| {
-                if !dry_run {
-                    return Err(
-                        "applying a configuration to a live cluster is not implemented yet; \
-                                use --dry-run to write the files it would apply"
-                            .to_owned(),
-                    );
-                }
-                generate::write_files(&spec, &output)
-            });
-            return match done {
-                Ok(files) => {
-                    for f in files {
-                        println!("wrote {}", f.display());
-                    }
-                    ExitCode::SUCCESS
-                }
+            let spec = match generate::load(&config) {
+                Ok(spec) => spec,
                 Err(e) => {
                     eprint!("{e}");
                     if !e.ends_with('\n') {
                         eprintln!();
                     }
+                    return ExitCode::FAILURE;
+                }
+            };
+            let done = if dry_run {
+                generate::write_files(&spec, &output).map(|files| {
+                    for f in files {
+                        println!("wrote {}", f.display());
+                    }
+                })
+            } else {
+                apply::setup(&spec, Duration::from_secs(timeout), &|line| {
+                    println!("{line}")
+                })
+                .map(drop)
+            };
+            return match done {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("ganesha-ha setup: {e}");
                     ExitCode::FAILURE
                 }
             };

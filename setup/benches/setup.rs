@@ -1,0 +1,90 @@
+//! Time from `ganesha-ha setup` on an already formed 4-node lab cluster to every resource
+//! started, beside the design's reference (15-30 s for Corosync/Pacemaker setup on four
+//! nodes); cluster formation (the lab's `up`) reported separately.
+//! `cargo bench -p ganesha-ha --bench setup` (root; build the workspace first).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use ganesha_lab::{Lab, LabOptions};
+
+const RUNS: usize = 3;
+
+fn main() {
+    if nix_root() {
+        run();
+    } else {
+        eprintln!("setup bench: needs root (it builds clusters in namespaces); skipped");
+    }
+}
+
+fn nix_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn run() {
+    let bin_dir: PathBuf = Path::new(env!("CARGO_BIN_EXE_ganesha-ha"))
+        .parent()
+        .unwrap()
+        .into();
+    let (mut forms, mut setups) = (Vec::new(), Vec::new());
+    for run in 1..=RUNS {
+        let lab = Lab::up(LabOptions {
+            nodes: 4,
+            agents_dir: Some(bin_dir.clone()),
+            ganesha_service: true,
+            ..LabOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut conf = String::from(
+            "HA_NAME=lab\nHA_CLUSTER_NODES=node1,node2,node3,node4\nHA_VIP_NIC=eth0\n",
+        );
+        for i in 1..=4 {
+            conf.push_str(&format!("VIP_node{i}=192.0.2.{}/24\n", 100 + i));
+        }
+        conf.push_str(&format!(
+            "HA_FENCE_lab-fencing=\"fence_ganesha_lab state_file={} pcmk_host_list=node1,node2,node3,node4\"\nHA_STATE_MOUNT={}\n",
+            lab.state_file().display(),
+            lab.shared_dir().display()
+        ));
+        let file = lab.root_dir().join("ganesha-ha.conf");
+        std::fs::write(&file, conf).unwrap();
+        let t = Instant::now();
+        let out = lab
+            .node(0)
+            .command(env!("CARGO_BIN_EXE_ganesha-ha"))
+            .args(["setup", "--config", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let took = t.elapsed();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        println!(
+            "run {run}: cluster formed in {:.1?}, setup to every resource started {took:.1?}",
+            lab.startup_time()
+        );
+        forms.push(lab.startup_time());
+        setups.push(took);
+        lab.down().unwrap_or_else(|e| panic!("{e}"));
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    println!("\n| 4 nodes | median | reference | target |");
+    println!("|---|---|---|---|");
+    println!("| ganesha-ha setup on a formed cluster → every resource started | {:.1?} | 15-30 s (Corosync/Pacemaker setup, 4 nodes) | ≤ 8 s |", median(&mut setups));
+    println!(
+        "| cluster formation (lab up: corosync, pacemaker, quorum, DC, fencing) | {:.1?} | | |",
+        median(&mut forms)
+    );
+}

@@ -1,0 +1,269 @@
+//! `ganesha-ha setup` on a formed cluster: merge the model into the live CIB and wait until
+//! every resource runs.
+//!
+//! The live CIB is read with `cibadmin --query` and the model's resources and constraints
+//! replace those with the same ids; everything else (resources this project did not write)
+//! stays. When the result equals what is live, nothing is written: running setup twice
+//! changes nothing the second time. Pacemaker does not restart resources whose definitions
+//! did not change, so resources of unaffected nodes keep running. Every call is bounded and
+//! the wait reports which resource failed and why, from `crm_mon --output-as=xml`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cib::{self, Cib, Resource};
+use crate::spec::ClusterSpec;
+use crate::status;
+
+const CALL_LIMIT: Duration = Duration::from_secs(30);
+
+fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    ocf::command::run(&mut cmd, CALL_LIMIT)
+        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// Replaces or appends `desired` items by id, keeping the others in place.
+fn merge_by_id<T: Clone>(live: &[T], desired: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
+    let mut out: Vec<T> = live.to_vec();
+    for d in desired {
+        match out.iter_mut().find(|l| id(l) == id(d)) {
+            Some(slot) => *slot = d.clone(),
+            None => out.push(d.clone()),
+        }
+    }
+    out
+}
+
+/// The live CIB with the model merged in.
+pub fn merge(live: &Cib, desired: &Cib) -> Cib {
+    let mut merged = live.clone();
+    merged.resources = merge_by_id(&live.resources, &desired.resources, |r| r.id());
+    merged.constraints = merge_by_id(&live.constraints, &desired.constraints, |c| c.id());
+    for p in &desired.properties {
+        merged.set_property(&p.name, &p.value);
+    }
+    merged
+}
+
+/// Ids of every primitive of the model (clone children, group members included).
+pub fn primitive_ids(cib: &Cib) -> Vec<String> {
+    let mut ids = Vec::new();
+    for r in &cib.resources {
+        match r {
+            Resource::Primitive(p) => ids.push(p.id.clone()),
+            Resource::Clone(c) => ids.push(c.child.id.clone()),
+            Resource::Group(g) => ids.extend(g.members.iter().map(|m| m.id.clone())),
+            Resource::Foreign(_) => {}
+        }
+    }
+    ids
+}
+
+/// What setup did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The live CIB already matched the model.
+    Unchanged,
+    /// The CIB was updated and everything started.
+    Applied,
+}
+
+/// Merges the model of `spec` into the live CIB, then waits (at most `timeout`) until every
+/// resource of the model is started and the cluster is HEALTHY.
+pub fn setup(
+    spec: &ClusterSpec,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<Outcome, String> {
+    let started = Instant::now();
+    let live_xml =
+        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let live = Cib::from_xml(&live_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let desired = cib::model(spec);
+    let merged = merge(&live, &desired);
+    let outcome = if merged == live {
+        progress("the cluster already has this configuration; nothing to change");
+        Outcome::Unchanged
+    } else {
+        if merged.resources != live.resources {
+            run(
+                "cibadmin",
+                &[
+                    "--replace",
+                    "--scope",
+                    "resources",
+                    "--xml-text",
+                    &merged.resources_xml(),
+                ],
+            )
+            .map_err(|e| format!("writing the resources: {e}"))?;
+        }
+        if merged.constraints != live.constraints {
+            run(
+                "cibadmin",
+                &[
+                    "--replace",
+                    "--scope",
+                    "constraints",
+                    "--xml-text",
+                    &merged.constraints_xml(),
+                ],
+            )
+            .map_err(|e| format!("writing the constraints: {e}"))?;
+        }
+        for p in &desired.properties {
+            if live.property(&p.name) != Some(p.value.as_str()) {
+                run(
+                    "crm_attribute",
+                    &[
+                        "--type",
+                        "crm_config",
+                        "--name",
+                        &p.name,
+                        "--update",
+                        &p.value,
+                    ],
+                )
+                .map_err(|e| format!("setting {}: {e}", p.name))?;
+            }
+        }
+        progress(&format!(
+            "[{:5.1}s] configuration written ({} resources, {} constraints)",
+            started.elapsed().as_secs_f64(),
+            desired.resources.len(),
+            desired.constraints.len()
+        ));
+        Outcome::Applied
+    };
+    wait_started(
+        &primitive_ids(&desired),
+        timeout.saturating_sub(started.elapsed()),
+        progress,
+    )?;
+    progress(&format!(
+        "[{:5.1}s] every resource started; cluster HEALTHY",
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(outcome)
+}
+
+/// Polls crm_mon until every listed primitive runs (clone instances on every online node)
+/// and the verdict is HEALTHY; fails early with the reason when one of them fails.
+fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> Result<(), String> {
+    let started = Instant::now();
+    let mut last_report = Instant::now();
+    loop {
+        let xml = run(
+            "crm_mon",
+            &[
+                "--one-shot",
+                "--output-as=xml",
+                "--show-node-attributes",
+                "--inactive",
+            ],
+        );
+        let mut waiting_for = Vec::new();
+        if let Ok(state) = xml
+            .as_deref()
+            .map_err(String::clone)
+            .and_then(|x| status::parse(x).map_err(|e| e.to_string()))
+        {
+            let ours: Vec<&status::FailedAction> = state
+                .failures
+                .iter()
+                .filter(|f| {
+                    ids.iter()
+                        .any(|id| f.operation.starts_with(&format!("{id}_")))
+                })
+                .collect();
+            if let Some(f) = ours.first() {
+                return Err(format!(
+                    "{} failed on {}: {} {} (see `crm_mon -1`; after fixing it run `crm_resource --cleanup`)",
+                    f.operation, f.node, f.status, f.reason
+                ));
+            }
+            let online = state
+                .nodes
+                .iter()
+                .filter(|n| n.online && !n.standby)
+                .count();
+            for id in ids {
+                let running = state
+                    .resources
+                    .iter()
+                    .filter(|r| &r.id == id && r.active && r.role == "Started")
+                    .count();
+                let cloned = state
+                    .resources
+                    .iter()
+                    .filter(|r| &r.id == id)
+                    .any(|r| r.parent.as_deref().is_some_and(|p| p.ends_with("-clone")));
+                let wanted = if cloned { online } else { 1 };
+                if running < wanted {
+                    waiting_for.push(id.clone());
+                }
+            }
+            if waiting_for.is_empty() && status::assess(&state).verdict == status::Verdict::Healthy
+            {
+                return Ok(());
+            }
+        } else {
+            waiting_for.push("crm_mon".to_owned());
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "not every resource started within {timeout:?}; still waiting for {waiting_for:?} (see `crm_mon -1`)"
+            ));
+        }
+        if last_report.elapsed() >= Duration::from_secs(5) {
+            progress(&format!(
+                "[{:5.1}s] waiting for {waiting_for:?}",
+                started.elapsed().as_secs_f64()
+            ));
+            last_report = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cib::{Foreign, Primitive};
+
+    #[test]
+    fn merge_keeps_foreign_resources_and_replaces_ours_by_id() {
+        let live = Cib {
+            resources: vec![
+                Resource::Foreign(Foreign {
+                    id: "lab-fencing".into(),
+                    xml: "<primitive id=\"lab-fencing\"/>".into(),
+                }),
+                Resource::Primitive(
+                    Primitive::new("node1-vip", "ocf", Some("heartbeat"), "IPaddr2")
+                        .param("ip", "192.0.2.9"),
+                ),
+            ],
+            ..Cib::default()
+        };
+        let desired = Cib {
+            resources: vec![Resource::Primitive(
+                Primitive::new("node1-vip", "ocf", Some("heartbeat"), "IPaddr2")
+                    .param("ip", "192.0.2.101"),
+            )],
+            ..Cib::default()
+        };
+        let merged = merge(&live, &desired);
+        assert_eq!(merged.resources.len(), 2);
+        assert_eq!(merged.resources[0].id(), "lab-fencing");
+        assert_eq!(merged.resources[1], desired.resources[0]);
+        assert_eq!(
+            merge(&merged, &desired),
+            merged,
+            "merging again changes nothing"
+        );
+    }
+}
