@@ -5,8 +5,11 @@
 //!   one transition allowed) the local daemon gets `grace("5:<peer>")`, EVENT_TAKE_IP: enter
 //!   grace and load the peer's client records from `RecoveryRoot/<peer>/v4recov`, which
 //!   ganesha_nfsd's layout links to the peer's own directory.
-//! - pre-start notification: for every peer in `notify_start_uname`, `grace("2:<peer>")`,
-//!   EVENT_RELEASE_IP: enter grace and release that peer's clients before its VIP returns.
+//! - pre-start notification: for every peer in `notify_start_uname` that this node took over,
+//!   `grace("2:<peer>")`, EVENT_RELEASE_IP: enter grace and release that peer's clients
+//!   before its VIP returns. Takeovers are remembered in the instance's state file, so a peer
+//!   starting for the first time (cluster start, a node added) does not put healthy servers
+//!   into a grace period, during which they refuse new opens and locks.
 //!
 //! The event prefix is always explicit (ganesha 4.3 took a bare argument as event 5; newer
 //! releases reject it). The reply's `(status, error)` pair is checked: a D-Bus call that
@@ -14,6 +17,7 @@
 //! is bounded by `dbus_timeout` and the notify timeout. Notify itself always succeeds, since a
 //! failed notify makes Pacemaker recover this instance, which helps nobody.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ocf::notify::{others, NotifyOperation, NotifyType};
@@ -63,8 +67,14 @@ static METADATA: Metadata = Metadata {
     actions: &ACTIONS,
 };
 
-/// The grace calls a notification asks this node to make, in order.
-pub fn grace_events(n: &Notification, me: &str, release_on_start: bool) -> Vec<String> {
+/// The grace calls a notification asks this node to make, in order. `taken` holds the peers
+/// this node has taken over and not yet released.
+pub fn grace_events(
+    n: &Notification,
+    me: &str,
+    release_on_start: bool,
+    taken: &BTreeSet<String>,
+) -> Vec<String> {
     let (event, peers) = if n.is(NotifyType::Post, NotifyOperation::Stop) {
         (5, &n.stop_uname)
     } else if release_on_start && n.is(NotifyType::Pre, NotifyOperation::Start) {
@@ -73,6 +83,7 @@ pub fn grace_events(n: &Notification, me: &str, release_on_start: bool) -> Vec<S
         return Vec::new();
     };
     others(peers, me)
+        .filter(|peer| event == 5 || taken.contains(*peer))
         .filter(|peer| {
             let ok = recovery::valid_key(peer);
             if !ok {
@@ -82,6 +93,40 @@ pub fn grace_events(n: &Notification, me: &str, release_on_start: bool) -> Vec<S
         })
         .map(|peer| format!("{event}:{peer}"))
         .collect()
+}
+
+/// The peers taken over, after `events` were sent.
+pub fn after_events(taken: &BTreeSet<String>, events: &[String]) -> BTreeSet<String> {
+    let mut next = taken.clone();
+    for e in events {
+        match e.split_once(':') {
+            Some(("5", peer)) => {
+                next.insert(peer.to_owned());
+            }
+            Some(("2", peer)) => {
+                next.remove(peer);
+            }
+            _ => {}
+        }
+    }
+    next
+}
+
+const TAKEN: &str = "taken";
+
+fn read_taken(file: &std::path::Path) -> Option<BTreeSet<String>> {
+    let entries = state::read(file).ok().flatten()?;
+    Some(
+        entries
+            .get(TAKEN)
+            .map(|v| {
+                v.split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+    )
 }
 
 /// The one D-Bus method this agent needs, so that the logic can be tested without a bus.
@@ -190,10 +235,22 @@ impl Agent for GaneshaGrace {
     fn notify(&self, ctx: &Context, n: &Notification) -> Result<(), OcfError> {
         let release = ctx.params().boolean("release_on_start")?.unwrap_or(true);
         let me = attrs::local_node_name(ctx.on_node(), ctx.deadline());
-        let events = grace_events(n, &me, release);
+        let file = ctx.state_file("ganesha_grace");
+        // No state file: the instance is not started (e.g. a test harness calling notify
+        // alone); nothing was taken over and nothing is recorded.
+        let taken = read_taken(&file);
+        let events = grace_events(n, &me, release, taken.as_ref().unwrap_or(&BTreeSet::new()));
         if events.is_empty() {
             tracing::debug!("notification {:?}-{:?}: nothing to do", n.kind, n.operation);
             return Ok(());
+        }
+        if let Some(taken) = &taken {
+            let next = after_events(taken, &events);
+            let list: Vec<&str> = next.iter().map(String::as_str).collect();
+            let entries = [(TAKEN.to_owned(), list.join(","))].into_iter().collect();
+            if let Err(e) = state::write(&file, &entries) {
+                tracing::warn!("cannot record taken-over peers in {}: {e}", file.display());
+            }
         }
         let per_call = dbus_timeout(ctx)?;
         let deadline = ctx.deadline();
@@ -228,7 +285,10 @@ mod tests {
             ),
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node7"),
         ]);
-        assert_eq!(grace_events(&n, "node3", true), ["5:node1", "5:node10"]);
+        assert_eq!(
+            grace_events(&n, "node3", true, &BTreeSet::new()),
+            ["5:node1", "5:node10"]
+        );
     }
 
     #[test]
@@ -241,7 +301,10 @@ mod tests {
                 "a.lab.example.com a",
             ),
         ]);
-        assert_eq!(grace_events(&n, "a", true), ["5:a.lab.example.com"]);
+        assert_eq!(
+            grace_events(&n, "a", true, &BTreeSet::new()),
+            ["5:a.lab.example.com"]
+        );
     }
 
     #[test]
@@ -252,8 +315,11 @@ mod tests {
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node1"),
             ("OCF_RESKEY_CRM_meta_notify_stop_uname", ""),
         ]);
-        assert_eq!(grace_events(&n, "node2", true), ["2:node1"]);
-        assert!(grace_events(&n, "node2", false).is_empty());
+        let taken: BTreeSet<String> = ["node1".to_string()].into();
+        assert_eq!(grace_events(&n, "node2", true, &taken), ["2:node1"]);
+        assert!(grace_events(&n, "node2", false, &taken).is_empty());
+        // A peer never taken over (cluster start, a node added): no needless grace.
+        assert!(grace_events(&n, "node2", true, &BTreeSet::new()).is_empty());
     }
 
     #[test]
@@ -270,8 +336,18 @@ mod tests {
                 ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node1"),
                 ("OCF_RESKEY_CRM_meta_notify_start_uname", "node1"),
             ]);
-            assert!(grace_events(&n, "node2", true).is_empty(), "{t}-{op}");
+            let all: BTreeSet<String> = ["node1".to_string()].into();
+            assert!(grace_events(&n, "node2", true, &all).is_empty(), "{t}-{op}");
         }
+    }
+
+    #[test]
+    fn takeovers_are_remembered_until_released() {
+        let none = BTreeSet::new();
+        let taken = after_events(&none, &["5:node1".into(), "5:node3".into()]);
+        assert_eq!(taken, ["node1".to_string(), "node3".to_string()].into());
+        let after = after_events(&taken, &["2:node1".into()]);
+        assert_eq!(after, ["node3".to_string()].into());
     }
 
     struct FakeBus {

@@ -126,6 +126,29 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     wait_until("initial grace to end", Duration::from_secs(40), || {
         !lab.in_grace()
     });
+    lab.agent("ganesha_grace", "start", &[], &[]).expect_code(0);
+    // A peer starting that this node never took over (cluster start, a node added): no
+    // release and no needless grace period.
+    let untouched = lab.agent(
+        "ganesha_grace",
+        "notify",
+        &[],
+        &[
+            ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
+            ("OCF_RESKEY_CRM_meta_notify_start_uname", "node4"),
+        ],
+    );
+    untouched.expect_code(0);
+    assert!(
+        !untouched.stderr.contains("grace(2:node4)"),
+        "{}",
+        untouched.stderr
+    );
+    assert!(
+        !lab.in_grace(),
+        "a starting peer must not put this node into grace"
+    );
     // Peers node2 and node3 stopped in one transition (node1 is this node).
     lab.agent(
         "ganesha_grace",
