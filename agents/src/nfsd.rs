@@ -56,7 +56,7 @@ static PARAMS: [ParamSpec; 13] = [
         .default("/var/log/ganesha/ganesha.log")
         .describe(
             "log file",
-            "The daemon's log file (-L). Empty to let ganesha log to syslog.",
+            "The daemon's log file (-L); start quotes its most severe message when the daemon dies.",
         ),
     ParamSpec::string("options").describe(
         "extra arguments",
@@ -93,9 +93,9 @@ static PARAMS: [ParamSpec; 13] = [
         .default("/var/lib/nfs/ganesha")
         .describe(
             "ganesha RecoveryRoot",
-            "The RecoveryRoot of ganesha.conf. The agent makes it a link to this node's directory \
-         on the state volume (a local directory found there is moved aside and restored on \
-         stop). Empty: the agent does not manage it.",
+            "The RecoveryRoot of ganesha.conf (an absolute path). The agent makes it a link to this \
+         node's directory on the state volume (a local directory found there is moved aside \
+         and restored on stop); monitor checks the link.",
         ),
     ParamSpec::string("node_name").describe(
         "recovery key",
@@ -214,7 +214,7 @@ impl Config {
             volume,
             state_mount,
             state_subdir,
-            recovery_root: absolute(ctx, "recovery_root")?,
+            recovery_root: Some(required_path(ctx, "recovery_root")?),
             node_name,
             dbus_timeout,
         })
@@ -521,6 +521,26 @@ impl Agent for GaneshaNfsd {
                     "ganesha.nfsd (pid {pid}) runs but the state volume is not mounted on {}",
                     volume.mount_point.display()
                 )));
+            }
+        }
+        // The resource is the daemon *with* its recovery root on the shared layout: a daemon
+        // started outside the cluster (a system service) is not this resource until start
+        // has attached the layout, and a link that disappeared means takeover would find no
+        // records. A probe then says "not running", so that Pacemaker runs start, which
+        // prepares the layout and adopts the daemon.
+        if let Some(root) = &cfg.recovery_root {
+            let layout = cfg.layout(ctx)?;
+            if std::fs::read_link(root).ok() != Some(layout.node_dir()) {
+                let problem = format!(
+                    "ganesha.nfsd (pid {pid}) runs but {} does not point to {}",
+                    root.display(),
+                    layout.node_dir().display()
+                );
+                return Err(if ctx.is_probe() {
+                    OcfError::NotRunning(problem)
+                } else {
+                    OcfError::generic(problem)
+                });
             }
         }
         if ctx.check_level() >= CheckLevel::THOROUGH {

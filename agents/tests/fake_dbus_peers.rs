@@ -148,7 +148,14 @@ fn deep_monitor_checks_that_the_bus_name_belongs_to_the_daemon() {
     let mut daemon = std::process::Command::new(&fake).arg("30").spawn().unwrap();
     let pid_file = dir.path().join("ganesha.pid");
     std::fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();
+    // The recovery root attached as ganesha_nfsd start leaves it.
+    let layout = dir.path().join("nfs-ganesha/node1/ganesha");
+    std::fs::create_dir_all(&layout).unwrap();
+    let rr = dir.path().join("recovery");
+    std::os::unix::fs::symlink(&layout, &rr).unwrap();
     let env = [
+        ("OCF_RESKEY_recovery_root", rr.to_str().unwrap()),
+        ("OCF_RESKEY_node_name", "node1"),
         ("DBUS_SYSTEM_BUS_ADDRESS", bus.address.as_str()),
         ("OCF_RESKEY_binary", fake.to_str().unwrap()),
         ("OCF_RESKEY_pid_file", pid_file.to_str().unwrap()),

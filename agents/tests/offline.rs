@@ -274,6 +274,8 @@ fn nfsd_start_fails_when_the_daemon_exits() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ganesha.conf");
     std::fs::write(&conf, "").unwrap();
+    // Every path inside the test's own directory: nothing on the host changes.
+    let (rr, log) = (dir.path().join("recovery"), dir.path().join("ganesha.log"));
     let run = run_agent(
         &agent("ganesha_nfsd"),
         "start",
@@ -281,9 +283,9 @@ fn nfsd_start_fails_when_the_daemon_exits() {
             ("OCF_RESKEY_binary", "/bin/false"),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),
             ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
-            ("OCF_RESKEY_recovery_root", ""),
+            ("OCF_RESKEY_recovery_root", rr.to_str().unwrap()),
             ("OCF_RESKEY_node_name", "node1"),
-            ("OCF_RESKEY_log_file", ""),
+            ("OCF_RESKEY_log_file", log.to_str().unwrap()),
             (
                 "OCF_RESKEY_pid_file",
                 dir.path().join("g.pid").to_str().unwrap(),
@@ -315,6 +317,8 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let conf = dir.path().join("ganesha.conf");
     std::fs::write(&conf, "").unwrap();
+    // Every path inside the test's own directory: nothing on the host changes.
+    let (rr, log) = (dir.path().join("recovery"), dir.path().join("ganesha.log"));
     let pid_of_fake = dir.path().join("fake.pid");
     // Named ganesha.nfsd, writes no pid file, never owns the bus name.
     let fake = dir.path().join("ganesha.nfsd");
@@ -331,9 +335,9 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
             ("OCF_RESKEY_binary", fake.to_str().unwrap()),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),
             ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
-            ("OCF_RESKEY_recovery_root", ""),
+            ("OCF_RESKEY_recovery_root", rr.to_str().unwrap()),
             ("OCF_RESKEY_node_name", "node1"),
-            ("OCF_RESKEY_log_file", ""),
+            ("OCF_RESKEY_log_file", log.to_str().unwrap()),
             (
                 "OCF_RESKEY_pid_file",
                 dir.path().join("g.pid").to_str().unwrap(),

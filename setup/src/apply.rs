@@ -229,6 +229,137 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
     }
 }
 
+/// Removes the model's resources and constraints (by id) from the live CIB and waits until
+/// Pacemaker has stopped them. Resources it did not write, cluster properties, ganesha's
+/// data and the state volume's contents stay.
+pub fn teardown(
+    spec: &ClusterSpec,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<Outcome, String> {
+    let started = Instant::now();
+    let live_xml =
+        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let live = Cib::from_xml(&live_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let desired = cib::model(spec);
+    let ours_r: Vec<&str> = desired.resources.iter().map(Resource::id).collect();
+    let ours_c: Vec<&str> = desired.constraints.iter().map(|c| c.id()).collect();
+    let mut kept = live.clone();
+    kept.resources.retain(|r| !ours_r.contains(&r.id()));
+    kept.constraints.retain(|c| !ours_c.contains(&c.id()));
+    if kept == live {
+        progress("none of this configuration's resources is in the cluster; nothing to remove");
+        return Ok(Outcome::Unchanged);
+    }
+    // Stop first, as `pcs resource delete` does: deleted resources become orphans whose stop
+    // Pacemaker may hold back (for instance once the fencing device is gone too). Fencing
+    // devices keep running until everything else has stopped.
+    let fencing: Vec<&str> = desired
+        .resources
+        .iter()
+        .filter(|r| matches!(r, Resource::Primitive(p) if p.class == "stonith"))
+        .map(Resource::id)
+        .collect();
+    let present: Vec<&str> = live
+        .resources
+        .iter()
+        .map(Resource::id)
+        .filter(|id| ours_r.contains(id))
+        .collect();
+    let services: Vec<&str> = present
+        .iter()
+        .copied()
+        .filter(|id| !fencing.contains(id))
+        .collect();
+    for id in &services {
+        run(
+            "crm_resource",
+            &[
+                "--resource",
+                id,
+                "--meta",
+                "--set-parameter",
+                "target-role",
+                "--parameter-value",
+                "Stopped",
+            ],
+        )
+        .map_err(|e| format!("stopping {id}: {e}"))?;
+    }
+    let service_ids: Vec<String> = primitive_ids(&desired)
+        .into_iter()
+        .filter(|id| !fencing.contains(&id.as_str()))
+        .collect();
+    wait_stopped(&service_ids, started, timeout)?;
+    progress(&format!(
+        "[{:5.1}s] every resource of this configuration is stopped",
+        started.elapsed().as_secs_f64()
+    ));
+    // Constraints first, so that no constraint refers to a resource that no longer exists.
+    let now_xml =
+        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let now = Cib::from_xml(&now_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let mut kept = now.clone();
+    kept.resources.retain(|r| !ours_r.contains(&r.id()));
+    kept.constraints.retain(|c| !ours_c.contains(&c.id()));
+    if kept.constraints != now.constraints {
+        run(
+            "cibadmin",
+            &[
+                "--replace",
+                "--scope",
+                "constraints",
+                "--xml-text",
+                &kept.constraints_xml(),
+            ],
+        )
+        .map_err(|e| format!("removing the constraints: {e}"))?;
+    }
+    run(
+        "cibadmin",
+        &[
+            "--replace",
+            "--scope",
+            "resources",
+            "--xml-text",
+            &kept.resources_xml(),
+        ],
+    )
+    .map_err(|e| format!("removing the resources: {e}"))?;
+    progress(&format!(
+        "[{:5.1}s] {} resources and {} constraints removed",
+        started.elapsed().as_secs_f64(),
+        now.resources.len() - kept.resources.len(),
+        now.constraints.len() - kept.constraints.len()
+    ));
+    wait_stopped(&primitive_ids(&desired), started, timeout)?;
+    progress(&format!("[{:5.1}s] done", started.elapsed().as_secs_f64()));
+    Ok(Outcome::Applied)
+}
+
+/// Waits until none of `ids` is active (bounded by `timeout` counted from `started`).
+fn wait_stopped(ids: &[String], started: Instant, timeout: Duration) -> Result<(), String> {
+    loop {
+        let xml = run("crm_mon", &["--one-shot", "--output-as=xml", "--inactive"])?;
+        let state = status::parse(&xml).map_err(|e| e.to_string())?;
+        let running: Vec<&str> = state
+            .resources
+            .iter()
+            .filter(|r| ids.contains(&r.id) && r.active)
+            .map(|r| r.id.as_str())
+            .collect();
+        if running.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(format!(
+                "still running after {timeout:?}: {running:?} (see `crm_mon -1`)"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,6 +63,16 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Remove this configuration's resources and constraints from the cluster and wait until
+    /// they are stopped; other resources, ganesha's data and the state volume stay.
+    Teardown {
+        /// The configuration file.
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+        /// Longest wait for the resources to stop, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
         /// Print JSON instead of a table.
@@ -140,6 +150,23 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Status { .. } => Ok(()),
+        Command::Teardown { config, timeout } => {
+            let done = generate::load(&config).and_then(|spec| {
+                apply::teardown(&spec, Duration::from_secs(timeout), &|line| {
+                    println!("{line}")
+                })
+            });
+            return match done {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprint!("{e}");
+                    if !e.ends_with('\n') {
+                        eprintln!();
+                    }
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Validate { config } => {
             return match generate::load(&config) {
                 Ok(spec) => {

@@ -122,5 +122,34 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
     assert_eq!(code, 1);
     assert!(err.contains(":5: VIP_node3"), "{err}");
     assert_eq!(epoch(node1), before);
+
+    // Teardown: our resources go, the recovery state on the shared volume stays.
+    let (code, out, err) = ganesha_ha(node1, &["teardown", "--config", &conf]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The configuration sections (the status section keeps the operation history).
+    let section = |scope: &str| {
+        let out = node1
+            .run("cibadmin", &["--query", "--scope", scope])
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (resources, constraints) = (section("resources"), section("constraints"));
+    for id in ["nfs-ganesha-clone", "nfs-grace-clone", "node1-vip"] {
+        let configured = resources.contains(&format!("id=\"{id}\""));
+        assert!(!configured, "{id} still configured:\n{resources}");
+    }
+    assert!(
+        !constraints.contains("node1-vip-needs-ganesha"),
+        "{constraints}"
+    );
+    let (_, status, _) = ganesha_ha(node1, &["status", "--json"]);
+    assert!(status.contains("no VIP resource"), "{status}");
+    assert!(lab
+        .shared_dir()
+        .join("nfs-ganesha/node1/ganesha/v4recov")
+        .is_dir());
+    let (code, out, _) = ganesha_ha(node1, &["teardown", "--config", &conf]);
+    assert_eq!(code, 0);
+    assert!(out.contains("nothing to remove"), "{out}");
     lab.down().unwrap_or_else(|e| panic!("{e}"));
 }

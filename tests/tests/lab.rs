@@ -676,7 +676,7 @@ fn fencing_through_pacemaker_reboots_a_node() {
     // is not the DC (a DC lost in the middle of a transition is Pacemaker's own corner case).
     let all = ["node1", "node2", "node3"];
     let mut dc = String::new();
-    wait_until("the cluster settled", Duration::from_secs(60), || {
+    wait_until("the cluster settled", Duration::from_secs(120), || {
         let agree = lab
             .nodes()
             .iter()
