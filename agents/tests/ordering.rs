@@ -8,13 +8,11 @@
 
 mod util;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use ganesha_lab::graph::TransitionGraph as Graph;
 
 struct Sim {
     dir: tempfile::TempDir,
@@ -54,7 +52,7 @@ impl Sim {
         cmd.arg(self.path(output));
         cmd.arg("-G").arg(&graph);
         self.run(cmd);
-        Graph::parse(&std::fs::read_to_string(graph).unwrap())
+        Graph::parse(&std::fs::read_to_string(graph).unwrap()).unwrap()
     }
 
     fn attribute(&self, cib: &str, node: &str, name: &str, value: Option<&str>) {
@@ -65,91 +63,6 @@ impl Sim {
             None => cmd.arg("--delete"),
         };
         self.run(cmd);
-    }
-}
-
-/// The transition graph: for each action (`key@node`), the actions it waits for.
-#[derive(Debug, Default)]
-struct Graph {
-    inputs: BTreeMap<String, BTreeSet<String>>,
-    notify_meta: BTreeMap<String, BTreeMap<String, String>>,
-}
-
-impl Graph {
-    fn parse(xml: &str) -> Graph {
-        let mut graph = Graph::default();
-        let mut reader = Reader::from_str(xml);
-        let (mut in_action_set, mut in_inputs) = (false, false);
-        let mut current = String::new();
-        loop {
-            match reader.read_event().unwrap() {
-                Event::Eof => break,
-                Event::Start(e) | Event::Empty(e) => {
-                    let name = e.name().as_ref().to_vec();
-                    let attrs: BTreeMap<String, String> = e
-                        .attributes()
-                        .filter_map(Result::ok)
-                        .map(|a| {
-                            (
-                                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
-                                a.unescape_value()
-                                    .map(|v| v.into_owned())
-                                    .unwrap_or_default(),
-                            )
-                        })
-                        .collect();
-                    match name.as_slice() {
-                        b"action_set" => in_action_set = true,
-                        b"inputs" => in_inputs = true,
-                        b"rsc_op" | b"pseudo_event" | b"crm_event" => {
-                            let key = format!(
-                                "{}@{}",
-                                attrs.get("operation_key").cloned().unwrap_or_default(),
-                                attrs.get("on_node").cloned().unwrap_or_default()
-                            );
-                            if in_action_set {
-                                current = key;
-                                graph.inputs.entry(current.clone()).or_default();
-                            } else if in_inputs {
-                                graph.inputs.entry(current.clone()).or_default().insert(key);
-                            }
-                        }
-                        b"attributes" if in_action_set => {
-                            graph.notify_meta.insert(current.clone(), attrs);
-                        }
-                        _ => {}
-                    }
-                }
-                Event::End(e) => match e.name().as_ref() {
-                    b"action_set" => in_action_set = false,
-                    b"inputs" => in_inputs = false,
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-        graph
-    }
-
-    fn has(&self, action: &str) -> bool {
-        self.inputs.contains_key(action)
-    }
-
-    /// Whether `later` waits, directly or transitively, for `earlier`.
-    fn after(&self, later: &str, earlier: &str) -> bool {
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![later.to_owned()];
-        while let Some(a) = todo.pop() {
-            for input in self.inputs.get(&a).into_iter().flatten() {
-                if input == earlier {
-                    return true;
-                }
-                if seen.insert(input.clone()) {
-                    todo.push(input.clone());
-                }
-            }
-        }
-        false
     }
 }
 
@@ -175,7 +88,7 @@ fn healthy_cluster(sim: &Sim) {
     sim.run(up);
     // Glusterfs defect #8: no grace instance (and no VIP) may start before ganesha_mon has
     // published the attributes; the location rules hold them back, no sleep needed.
-    let first = Graph::parse(&std::fs::read_to_string(sim.path("up.graph.xml")).unwrap());
+    let first = Graph::parse(&std::fs::read_to_string(sim.path("up.graph.xml")).unwrap()).unwrap();
     let starts: Vec<&String> = first
         .inputs
         .keys()
@@ -219,7 +132,7 @@ fn failover_starts_the_vip_only_after_survivors_confirmed_grace() {
             graph.has(&notify),
             "{survivor} gets no post-stop notification"
         );
-        let meta = &graph.notify_meta[&notify];
+        let meta = &graph.attributes[&notify];
         assert_eq!(meta["CRM_meta_notify_stop_uname"].trim(), "node1");
         assert!(
             graph.after(vip_moves, &notify),
@@ -253,7 +166,7 @@ fn failback_releases_on_survivors_before_the_vip_returns() {
             "{survivor} gets no pre-start notification"
         );
         assert_eq!(
-            graph.notify_meta[&notify]["CRM_meta_notify_start_uname"].trim(),
+            graph.attributes[&notify]["CRM_meta_notify_start_uname"].trim(),
             "node1"
         );
         assert!(graph.after("node1-vip_start_0@node1", &notify));

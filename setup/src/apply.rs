@@ -25,6 +25,12 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The parts of the live CIB this project manages (others kept verbatim).
+fn live_cib() -> Result<Cib, String> {
+    let xml = run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
+    Cib::from_xml(&xml).map_err(|e| format!("reading the live CIB: {e}"))
+}
+
 /// Replaces or appends `desired` items by id, keeping the others in place.
 fn merge_by_id<T: Clone>(live: &[T], desired: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
     let mut out: Vec<T> = live.to_vec();
@@ -79,9 +85,7 @@ pub fn setup(
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, String> {
     let started = Instant::now();
-    let live_xml =
-        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
-    let live = Cib::from_xml(&live_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let live = live_cib()?;
     let desired = cib::model(spec);
     let merged = merge(&live, &desired);
     let outcome = if merged == live {
@@ -238,9 +242,7 @@ pub fn teardown(
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, String> {
     let started = Instant::now();
-    let live_xml =
-        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
-    let live = Cib::from_xml(&live_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let live = live_cib()?;
     let desired = cib::model(spec);
     let ours_r: Vec<&str> = desired.resources.iter().map(Resource::id).collect();
     let ours_c: Vec<&str> = desired.constraints.iter().map(|c| c.id()).collect();
@@ -296,9 +298,7 @@ pub fn teardown(
         started.elapsed().as_secs_f64()
     ));
     // Constraints first, so that no constraint refers to a resource that no longer exists.
-    let now_xml =
-        run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
-    let now = Cib::from_xml(&now_xml).map_err(|e| format!("reading the live CIB: {e}"))?;
+    let now = live_cib()?;
     let mut kept = now.clone();
     kept.resources.retain(|r| !ours_r.contains(&r.id()));
     kept.constraints.retain(|c| !ours_c.contains(&c.id()));

@@ -23,6 +23,7 @@ use ganesha_ha::corosync;
 use ganesha_ha::spec::{
     ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
 };
+use ganesha_lab::graph::TransitionGraph as Graph;
 use ipnetwork::IpNetwork;
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -114,7 +115,7 @@ impl Sim {
             .arg(self.path(output));
         cmd.arg("-G").arg(&graph);
         self.run(cmd);
-        Graph::parse(&std::fs::read_to_string(graph).unwrap())
+        Graph::parse(&std::fs::read_to_string(graph).unwrap()).unwrap()
     }
 
     fn attribute(&self, cib: &str, node: &str, name: &str, value: Option<&str>) {
@@ -201,76 +202,6 @@ impl Placement {
             .get(id)
             .map(|nodes| nodes.iter().map(String::as_str).collect())
             .unwrap_or_default()
-    }
-}
-
-/// The transition graph: for each action (`key@node`), the actions it waits for.
-#[derive(Debug, Default)]
-struct Graph {
-    inputs: BTreeMap<String, BTreeSet<String>>,
-}
-
-impl Graph {
-    fn parse(xml: &str) -> Graph {
-        let mut graph = Graph::default();
-        let mut reader = Reader::from_str(xml);
-        let (mut in_action_set, mut in_inputs) = (false, false);
-        let mut current = String::new();
-        loop {
-            match reader.read_event().unwrap() {
-                Event::Eof => break,
-                Event::Start(e) | Event::Empty(e) => {
-                    let name = e.name().as_ref().to_vec();
-                    let attrs = attrs_of(&e);
-                    match name.as_slice() {
-                        b"action_set" => in_action_set = true,
-                        b"inputs" => in_inputs = true,
-                        b"rsc_op" | b"pseudo_event" | b"crm_event" => {
-                            let key = format!(
-                                "{}@{}",
-                                attrs.get("operation_key").cloned().unwrap_or_default(),
-                                attrs.get("on_node").cloned().unwrap_or_default()
-                            );
-                            if in_action_set {
-                                current = key;
-                                graph.inputs.entry(current.clone()).or_default();
-                            } else if in_inputs {
-                                graph.inputs.entry(current.clone()).or_default().insert(key);
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Event::End(e) => match e.name().as_ref() {
-                    b"action_set" => in_action_set = false,
-                    b"inputs" => in_inputs = false,
-                    _ => {}
-                },
-                _ => {}
-            }
-        }
-        graph
-    }
-
-    fn has(&self, action: &str) -> bool {
-        self.inputs.contains_key(action)
-    }
-
-    /// Whether `later` waits, directly or transitively, for `earlier`.
-    fn after(&self, later: &str, earlier: &str) -> bool {
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![later.to_owned()];
-        while let Some(a) = todo.pop() {
-            for input in self.inputs.get(&a).into_iter().flatten() {
-                if input == earlier {
-                    return true;
-                }
-                if seen.insert(input.clone()) {
-                    todo.push(input.clone());
-                }
-            }
-        }
-        false
     }
 }
 

@@ -53,6 +53,7 @@ pub mod cli;
 mod conf;
 pub mod fence;
 mod ganesha;
+pub mod graph;
 mod node;
 mod state;
 mod sys;
