@@ -24,6 +24,8 @@ use serde::Serialize;
 pub struct ClusterState {
     pub dc: Option<String>,
     pub quorum: bool,
+    /// `stonith-enabled` as crm_mon reports it (`None` when not reported).
+    pub fencing: Option<bool>,
     pub nodes: Vec<NodeState>,
     pub resources: Vec<ResourceState>,
     pub failures: Vec<FailedAction>,
@@ -86,6 +88,8 @@ pub struct Report {
     pub verdict: Verdict,
     /// Why the verdict is not HEALTHY.
     pub reasons: Vec<String>,
+    /// Warnings that do not change the verdict (fencing disabled).
+    pub warnings: Vec<String>,
     pub dc: Option<String>,
     pub quorum: bool,
     pub nodes: Vec<NodeState>,
@@ -151,6 +155,9 @@ pub fn parse(xml: &str) -> Result<ClusterState, StatusError> {
         let parent = path.last().map(String::as_str).unwrap_or("");
         match (parent, name.as_str()) {
             (_, "pacemaker-result") => saw_result = true,
+            ("summary", "cluster_options") => {
+                state.fencing = a.get("stonith-enabled").map(|v| v == "true");
+            }
             ("summary", "current_dc") if flag(&a, "present") => {
                 state.dc = a.get("name").cloned();
                 state.quorum = flag(&a, "with_quorum");
@@ -281,9 +288,18 @@ pub fn assess(state: &ClusterState) -> Report {
         Verdict::Healthy
     };
     bad.extend(failover);
+    let mut warnings = Vec::new();
+    if state.fencing == Some(false) {
+        warnings.push(
+            "fencing is disabled (stonith-enabled=false): after a split two nodes may serve the \
+             same VIP and NFS lock state is unprotected"
+                .to_owned(),
+        );
+    }
     Report {
         verdict,
         reasons: bad,
+        warnings,
         dc: state.dc.clone(),
         quorum: state.quorum,
         nodes: state.nodes.clone(),
@@ -303,6 +319,9 @@ impl Report {
         let mut out = format!("Cluster HA status: {verdict}\n");
         for r in &self.reasons {
             out.push_str(&format!("  - {r}\n"));
+        }
+        for w in &self.warnings {
+            out.push_str(&format!("warning: {w}\n"));
         }
         out.push_str(&format!(
             "DC: {}, quorum: {}\n\n",
@@ -462,6 +481,17 @@ mod tests {
             .reasons
             .iter()
             .any(|r| r == "node1-vip is not running anywhere"));
+    }
+
+    #[test]
+    fn disabled_fencing_is_warned_about_without_changing_the_verdict() {
+        let xml =
+            fixture("healthy.xml").replace("stonith-enabled=\"true\"", "stonith-enabled=\"false\"");
+        let report = assess(&parse(&xml).ok().unwrap_or_default());
+        assert_eq!(report.verdict, Verdict::Healthy);
+        assert!(report.render().contains("warning: fencing is disabled"));
+        let fenced = assess(&parse(&fixture("healthy.xml")).ok().unwrap_or_default());
+        assert!(fenced.warnings.is_empty());
     }
 
     #[test]
