@@ -12,30 +12,21 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use ganesha_lab::graph::TransitionGraph as Graph;
+use ganesha_lab::graph::{OfflineCib, TransitionGraph as Graph};
 
-struct Sim {
-    dir: tempfile::TempDir,
-}
+struct Sim(OfflineCib);
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("shadow")).unwrap();
-        Sim { dir }
+        Sim(OfflineCib::new().unwrap())
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.0.path(name)
     }
 
     fn tool(&self, program: &str, cib: Option<&Path>) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("CIB_shadow_dir", self.path("shadow"));
-        if let Some(cib) = cib {
-            cmd.env("CIB_file", cib);
-        }
-        cmd
+        self.0.command(program, cib)
     }
 
     fn run(&self, cmd: Command) {

@@ -31,6 +31,16 @@ fn live_cib() -> Result<Cib, String> {
     Cib::from_xml(&xml).map_err(|e| format!("reading the live CIB: {e}"))
 }
 
+/// Replaces one configuration section (`resources`, `constraints`) of the live CIB.
+fn replace_section(scope: &str, xml: &str) -> Result<(), String> {
+    run(
+        "cibadmin",
+        &["--replace", "--scope", scope, "--xml-text", xml],
+    )
+    .map(drop)
+    .map_err(|e| format!("replacing the {scope} section: {e}"))
+}
+
 /// Replaces or appends `desired` items by id, keeping the others in place.
 fn merge_by_id<T: Clone>(live: &[T], desired: &[T], id: impl Fn(&T) -> &str) -> Vec<T> {
     let mut out: Vec<T> = live.to_vec();
@@ -93,30 +103,10 @@ pub fn setup(
         Outcome::Unchanged
     } else {
         if merged.resources != live.resources {
-            run(
-                "cibadmin",
-                &[
-                    "--replace",
-                    "--scope",
-                    "resources",
-                    "--xml-text",
-                    &merged.resources_xml(),
-                ],
-            )
-            .map_err(|e| format!("writing the resources: {e}"))?;
+            replace_section("resources", &merged.resources_xml())?;
         }
         if merged.constraints != live.constraints {
-            run(
-                "cibadmin",
-                &[
-                    "--replace",
-                    "--scope",
-                    "constraints",
-                    "--xml-text",
-                    &merged.constraints_xml(),
-                ],
-            )
-            .map_err(|e| format!("writing the constraints: {e}"))?;
+            replace_section("constraints", &merged.constraints_xml())?;
         }
         for p in &desired.properties {
             if live.property(&p.name) != Some(p.value.as_str()) {
@@ -303,29 +293,9 @@ pub fn teardown(
     kept.resources.retain(|r| !ours_r.contains(&r.id()));
     kept.constraints.retain(|c| !ours_c.contains(&c.id()));
     if kept.constraints != now.constraints {
-        run(
-            "cibadmin",
-            &[
-                "--replace",
-                "--scope",
-                "constraints",
-                "--xml-text",
-                &kept.constraints_xml(),
-            ],
-        )
-        .map_err(|e| format!("removing the constraints: {e}"))?;
+        replace_section("constraints", &kept.constraints_xml())?;
     }
-    run(
-        "cibadmin",
-        &[
-            "--replace",
-            "--scope",
-            "resources",
-            "--xml-text",
-            &kept.resources_xml(),
-        ],
-    )
-    .map_err(|e| format!("removing the resources: {e}"))?;
+    replace_section("resources", &kept.resources_xml())?;
     progress(&format!(
         "[{:5.1}s] {} resources and {} constraints removed",
         started.elapsed().as_secs_f64(),

@@ -12,7 +12,6 @@
 //!   `keyfile` at a temporary key and give node1 the address 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -23,10 +22,9 @@ use ganesha_ha::corosync;
 use ganesha_ha::spec::{
     ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
 };
-use ganesha_lab::graph::TransitionGraph as Graph;
+use ganesha_ha::status::{self, ClusterState};
+use ganesha_lab::graph::{OfflineCib, TransitionGraph as Graph};
 use ipnetwork::IpNetwork;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 
 fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
     let nodes: Vec<NodeSpec> = (1..=n)
@@ -71,29 +69,21 @@ fn output_text(out: &Output) -> String {
     )
 }
 
-/// A scratch directory with its own shadow-CIB directory, for the Pacemaker tools.
-struct Sim {
-    dir: tempfile::TempDir,
-}
+/// The offline Pacemaker tools in a scratch directory; CIB files are named relative to it.
+struct Sim(OfflineCib);
 
 impl Sim {
     fn new() -> Sim {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("shadow")).unwrap();
-        Sim { dir }
+        Sim(OfflineCib::new().unwrap())
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.0.path(name)
     }
 
     fn tool(&self, program: &str, cib: Option<&str>) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("CIB_shadow_dir", self.path("shadow"));
-        if let Some(cib) = cib {
-            cmd.env("CIB_file", self.path(cib));
-        }
-        cmd
+        self.0
+            .command(program, cib.map(|c| self.path(c)).as_deref())
     }
 
     fn run(&self, mut cmd: Command) -> String {
@@ -132,76 +122,31 @@ impl Sim {
     fn placement(&self, cib: &str) -> Placement {
         let mut cmd = self.tool("crm_mon", Some(cib));
         cmd.args(["-1", "--output-as=xml"]);
-        Placement::parse(&self.run(cmd))
+        Placement(status::parse(&self.run(cmd)).unwrap())
     }
 }
 
-fn attrs_of(e: &quick_xml::events::BytesStart<'_>) -> BTreeMap<String, String> {
-    e.attributes()
-        .filter_map(Result::ok)
-        .map(|a| {
-            (
-                String::from_utf8_lossy(a.key.as_ref()).into_owned(),
-                a.unescape_value()
-                    .map(|v| v.into_owned())
-                    .unwrap_or_default(),
-            )
-        })
-        .collect()
-}
-
-/// `crm_mon --output-as=xml`'s resources: id → nodes running it, and the stopped ones.
-#[derive(Debug, Default)]
-struct Placement {
-    running: BTreeMap<String, BTreeSet<String>>,
-    stopped: BTreeSet<String>,
-}
+/// Where each resource (primitive id; clone instances merged) runs, read with the crate's
+/// own crm_mon parser.
+#[derive(Debug)]
+struct Placement(ClusterState);
 
 impl Placement {
-    fn parse(xml: &str) -> Placement {
-        let mut placement = Placement::default();
-        let mut reader = Reader::from_str(xml);
-        let mut in_resources = false;
-        let mut current: Option<String> = None;
-        loop {
-            match reader.read_event().unwrap() {
-                Event::Eof => break,
-                Event::Start(e) | Event::Empty(e) => {
-                    let attrs = attrs_of(&e);
-                    match e.name().as_ref() {
-                        b"resources" => in_resources = true,
-                        b"resource" if in_resources => {
-                            let id = attrs["id"].clone();
-                            if attrs.get("role").map(String::as_str) == Some("Stopped") {
-                                placement.stopped.insert(id.clone());
-                            }
-                            placement.running.entry(id.clone()).or_default();
-                            current = Some(id);
-                        }
-                        b"node" if in_resources => {
-                            if let Some(id) = &current {
-                                placement
-                                    .running
-                                    .entry(id.clone())
-                                    .or_default()
-                                    .insert(attrs["name"].clone());
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Event::End(e) if e.name().as_ref() == b"resources" => in_resources = false,
-                _ => {}
-            }
-        }
-        placement
+    fn on(&self, id: &str) -> Vec<&str> {
+        let nodes: BTreeSet<&str> = self
+            .0
+            .resources
+            .iter()
+            .filter(|r| r.id == id)
+            .flat_map(|r| r.nodes.iter().map(String::as_str))
+            .collect();
+        nodes.into_iter().collect()
     }
 
-    fn on(&self, id: &str) -> Vec<&str> {
-        self.running
-            .get(id)
-            .map(|nodes| nodes.iter().map(String::as_str).collect())
-            .unwrap_or_default()
+    /// Resources (or instances) crm_mon reports as Stopped.
+    fn stopped(&self) -> Vec<&str> {
+        let ids = self.0.resources.iter().filter(|r| r.role == "Stopped");
+        ids.map(|r| r.id.as_str()).collect()
     }
 }
 
@@ -415,7 +360,7 @@ fn placed(sim: &Sim, spec: &ClusterSpec) -> &'static str {
     }
     sim.transition("up.xml", &[], "placed.xml");
     let placement = sim.placement("placed.xml");
-    assert!(placement.stopped.is_empty(), "{placement:#?}");
+    assert!(placement.stopped().is_empty(), "{placement:#?}");
     for id in ["nfs-ganesha", "nfs-mon", "nfs-grace"] {
         assert_eq!(placement.on(id), ["node1", "node2", "node3"], "{id}");
     }

@@ -4,10 +4,11 @@
 //! invalid configuration changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod util;
+
 use std::time::{Duration, Instant};
 
-use ganesha_lab::{Lab, LabOptions, Node};
+use ganesha_lab::Node;
 
 fn ganesha_ha(node: &Node, args: &[&str]) -> (i32, String, String) {
     let out = node
@@ -34,21 +35,7 @@ fn epoch(node: &Node) -> String {
 
 #[test]
 fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
-    let bin_dir: PathBuf = Path::new(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .parent()
-        .unwrap()
-        .into();
-    assert!(
-        bin_dir.join("ganesha_nfsd").is_file(),
-        "build the agents first: cargo build --workspace"
-    );
-    let lab = Lab::up(LabOptions {
-        nodes: 3,
-        agents_dir: Some(bin_dir),
-        ganesha_service: true,
-        ..LabOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let lab = util::lab_with_agents(3);
     let export = lab.shared_dir().join("export");
     std::fs::create_dir_all(&export).unwrap();
     std::fs::write(export.join("hello.txt"), "hello\n").unwrap();

@@ -3,11 +3,12 @@
 //! (`cargo test --workspace` does that).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
+mod util;
+
 use std::time::{Duration, Instant};
 
 use ganesha_lab::cib::HaModel;
-use ganesha_lab::{Lab, LabOptions, Node};
+use ganesha_lab::Node;
 
 fn status(node: &Node) -> (i32, String) {
     let out = node
@@ -38,21 +39,7 @@ fn wait_for(node: &Node, code: i32, what: &str, check: impl Fn(&str) -> bool) ->
 
 #[test]
 fn status_reports_healthy_failover_and_bad_from_a_live_cluster() {
-    let bin_dir: PathBuf = Path::new(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .parent()
-        .unwrap()
-        .into();
-    assert!(
-        bin_dir.join("ganesha_nfsd").is_file(),
-        "build the agents first: cargo build --workspace"
-    );
-    let lab = Lab::up(LabOptions {
-        nodes: 3,
-        agents_dir: Some(bin_dir),
-        ganesha_service: true,
-        ..LabOptions::default()
-    })
-    .unwrap_or_else(|e| panic!("{e}"));
+    let lab = util::lab_with_agents(3);
     let nodes: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
     HaModel {
         vips: nodes

@@ -92,3 +92,35 @@ impl TransitionGraph {
         false
     }
 }
+
+/// A scratch directory for Pacemaker's offline tools (`crm_simulate`, `crm_verify`,
+/// `crm_attribute`/`crm_mon` with `CIB_file`): with its own shadow-CIB directory, so that
+/// `crm_simulate` never writes under `/var/lib/pacemaker`.
+#[derive(Debug)]
+pub struct OfflineCib {
+    dir: tempfile::TempDir,
+}
+
+impl OfflineCib {
+    /// A new, empty scratch directory.
+    pub fn new() -> std::io::Result<OfflineCib> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("shadow"))?;
+        Ok(OfflineCib { dir })
+    }
+
+    /// A file in the scratch directory.
+    pub fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `program` set up for offline use, acting on `cib` (a `CIB_file`) when given.
+    pub fn command(&self, program: &str, cib: Option<&std::path::Path>) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
+        cmd.env("CIB_shadow_dir", self.path("shadow"));
+        if let Some(cib) = cib {
+            cmd.env("CIB_file", cib);
+        }
+        cmd
+    }
+}
