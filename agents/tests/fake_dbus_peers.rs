@@ -143,8 +143,11 @@ fn deep_monitor_checks_that_the_bus_name_belongs_to_the_daemon() {
         .and_then(|b| b.build())
         .expect("serving the answering ganesha");
     // A live process whose command name is ganesha.nfsd, but which owns nothing on the bus.
+    // A symlink, not a copy: executing a file just written can fail with ETXTBSY when
+    // another test thread forks while the copy is open; the kernel names the process after
+    // the path it was started by.
     let fake = dir.path().join("ganesha.nfsd");
-    std::fs::copy("/bin/sleep", &fake).unwrap();
+    std::os::unix::fs::symlink("/bin/sleep", &fake).unwrap();
     let mut daemon = std::process::Command::new(&fake).arg("30").spawn().unwrap();
     let pid_file = dir.path().join("ganesha.pid");
     std::fs::write(&pid_file, format!("{}\n", daemon.id())).unwrap();

@@ -120,6 +120,18 @@ impl Footprint {
     }
 }
 
+/// Polls `check` every 200 ms for at most `bound`; whether it held.
+fn wait_for(_what: &str, bound: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !check() {
+        if start.elapsed() >= bound {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+    true
+}
+
 /// Polls `check` every 200 ms; panics with `what` after `bound`. Returns the time it took.
 fn wait_until(what: &str, bound: Duration, mut check: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -676,7 +688,20 @@ fn fencing_through_pacemaker_reboots_a_node() {
     // is not the DC (a DC lost in the middle of a transition is Pacemaker's own corner case).
     let all = ["node1", "node2", "node3"];
     let mut dc = String::new();
-    wait_until("the cluster settled", Duration::from_secs(120), || {
+    let mut seen = String::new();
+    let settled = wait_for("the cluster settled", Duration::from_secs(120), || {
+        let views: Vec<String> = lab
+            .nodes()
+            .iter()
+            .map(|n| match n.cluster_status() {
+                Ok(s) => format!("{}: dc={:?} online={:?}", n.name(), s.dc, s.online),
+                Err(e) => format!(
+                    "{}: {}",
+                    n.name(),
+                    e.to_string().lines().next().unwrap_or_default()
+                ),
+            })
+            .collect();
         let agree = lab
             .nodes()
             .iter()
@@ -686,12 +711,20 @@ fn fencing_through_pacemaker_reboots_a_node() {
             .ok()
             .and_then(|s| s.dc)
             .unwrap_or_default();
-        agree
-            && !dc.is_empty()
-            && n2
-                .run_timeout("crmadmin", &["-S", &dc], Duration::from_secs(10))
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("S_IDLE"))
+        let state = if dc.is_empty() {
+            String::from("no DC")
+        } else {
+            n2.run_timeout("crmadmin", &["-S", &dc], Duration::from_secs(10))
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .unwrap_or_else(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
+        };
+        seen = format!("{views:?}; DC state: {state}");
+        agree && !dc.is_empty() && state.contains("S_IDLE")
     });
+    assert!(
+        settled,
+        "the cluster did not settle within 120 s; last seen: {seen}"
+    );
     let victim = if dc == "node3" { n2 } else { n3 };
     let watcher = if dc == "node1" {
         n1
