@@ -7,7 +7,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
@@ -149,15 +149,30 @@ fn quote(arg: &OsStr) -> String {
 
 /// Runs `cmd` for at most `bound` and returns its output whatever its exit status.
 pub fn output(cmd: &mut Command, bound: Duration) -> Result<Output, CommandError> {
+    output_with_input(cmd, None, bound)
+}
+
+/// [`output`] with `input` written to the command's stdin (then closed); `None`: stdin is
+/// `/dev/null`. The write happens on a thread, so a command that never reads cannot block us
+/// beyond `bound`.
+pub fn output_with_input(
+    cmd: &mut Command,
+    input: Option<&[u8]>,
+    bound: Duration,
+) -> Result<Output, CommandError> {
     let command = display(cmd);
     let fail = |kind| CommandError {
         command: command.clone(),
         kind,
     };
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let mut child = cmd.spawn().map_err(|e| {
         fail(if e.kind() == io::ErrorKind::NotFound {
             CommandErrorKind::NotFound
@@ -165,6 +180,13 @@ pub fn output(cmd: &mut Command, bound: Duration) -> Result<Output, CommandError
             CommandErrorKind::Spawn(e)
         })
     })?;
+    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+        let data = data.to_vec();
+        thread::spawn(move || {
+            // A command that exits without reading gets EPIPE here; its status tells.
+            let _ = stdin.write_all(&data);
+        });
+    }
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
     match wait_child(&mut child, bound) {

@@ -1,5 +1,6 @@
-//! `ganesha-ha setup` on a formed cluster: merge the model into the live CIB and wait until
-//! every resource runs.
+//! `ganesha-ha setup`: form the cluster when the nodes are not one yet ([`crate::form`]),
+//! merge the model into the live CIB and wait until every resource runs; `teardown` undoes
+//! both.
 //!
 //! The live CIB is read with `cibadmin --query` and the model's resources and constraints
 //! replace those with the same ids; everything else (resources this project did not write)
@@ -12,8 +13,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::cib::{self, Cib, Resource};
-use crate::spec::ClusterSpec;
+use crate::form;
+use crate::spec::{ClusterSpec, NodeSpec};
 use crate::status;
+use crate::transport::{self, Transport};
 
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
@@ -87,9 +90,24 @@ pub enum Outcome {
     Applied,
 }
 
-/// Merges the model of `spec` into the live CIB, then waits (at most `timeout`) until every
-/// resource of the model is started and the cluster is HEALTHY.
+/// Forms the cluster if needed, merges the model of `spec` into the live CIB, then waits
+/// (at most `timeout` in all) until every resource of the model is started and the cluster
+/// is HEALTHY.
 pub fn setup(
+    spec: &ClusterSpec,
+    transport: &dyn Transport,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<Outcome, String> {
+    let formation = form::form(spec, transport, timeout, progress)?;
+    let formed = matches!(formation, form::Formation::Formed { .. });
+    let outcome = configure(spec, timeout, progress)?;
+    Ok(if formed { Outcome::Applied } else { outcome })
+}
+
+/// Merges the model of `spec` into the live CIB of a formed cluster and waits until every
+/// resource runs.
+pub fn configure(
     spec: &ClusterSpec,
     timeout: Duration,
     progress: &dyn Fn(&str),
@@ -223,10 +241,34 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
     }
 }
 
-/// Removes the model's resources and constraints (by id) from the live CIB and waits until
-/// Pacemaker has stopped them. Resources it did not write, cluster properties, ganesha's
-/// data and the state volume's contents stay.
+/// Removes the model's resources and constraints, then, when ganesha-ha formed the cluster,
+/// the cluster itself ([`form::dissolve`]). Resources it did not write and a cluster it did
+/// not form stay; ganesha's data and the state volume's contents always stay.
 pub fn teardown(
+    spec: &ClusterSpec,
+    transport: &dyn Transport,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<Outcome, String> {
+    let removed = remove_resources(spec, timeout, progress)?;
+    let mut ours: Vec<&NodeSpec> = Vec::new();
+    for node in &spec.nodes {
+        if form::formed_by_us(transport, node)? {
+            ours.push(node);
+        }
+    }
+    if ours.is_empty() {
+        progress("the cluster was not formed by ganesha-ha: it keeps running");
+        return Ok(removed);
+    }
+    let local = transport::local_node_name();
+    form::dissolve(&ours, transport, local.as_deref(), progress)?;
+    Ok(Outcome::Applied)
+}
+
+/// Removes the model's resources and constraints (by id) from the live CIB and waits until
+/// Pacemaker has stopped them. Resources it did not write and cluster properties stay.
+pub fn remove_resources(
     spec: &ClusterSpec,
     timeout: Duration,
     progress: &dyn Fn(&str),

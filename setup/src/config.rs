@@ -16,6 +16,7 @@ use ipnetwork::IpNetwork;
 
 use crate::spec::{
     ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
+    TransportKind,
 };
 
 /// One problem in the configuration file.
@@ -123,6 +124,7 @@ const KNOWN_KEYS: &[&str] = &[
     "HA_SSH_KEY",
     "HA_PORTBLOCK",
     "HA_VIP_NIC",
+    "HA_TRANSPORT",
 ];
 
 const VIP_PREFIX: &str = "VIP_";
@@ -645,6 +647,10 @@ fn interpret(entries: &[Entry], broken: &HashSet<String>, cx: &mut Cx<'_>) -> Op
             ssh.key = p;
         }
     }
+    let transport = match get("HA_TRANSPORT", cx) {
+        Some(e) => check(cx, e, transport_kind(&e.value)).unwrap_or_default(),
+        None => TransportKind::Ssh,
+    };
     let portblock = match get("HA_PORTBLOCK", cx) {
         Some(e) => check(cx, e, on_off(&e.value)).unwrap_or(false),
         None => false,
@@ -673,6 +679,7 @@ fn interpret(entries: &[Entry], broken: &HashSet<String>, cx: &mut Cx<'_>) -> Op
         state,
         ganesha,
         ssh,
+        transport,
         portblock,
         vip_nic,
     })
@@ -1035,6 +1042,20 @@ fn duration(v: &str) -> Result<String, Problem> {
     } else {
         v.to_string()
     })
+}
+
+/// `ssh` or `lab:<absolute path of a ganesha-lab state file>`.
+fn transport_kind(v: &str) -> Result<TransportKind, Problem> {
+    if v == "ssh" {
+        return Ok(TransportKind::Ssh);
+    }
+    match v.strip_prefix("lab:") {
+        Some(file) => abs_path(file).map(|state_file| TransportKind::Lab { state_file }),
+        None => Err(problem(
+            format!("`{v}` is not a transport"),
+            "write ssh (the default) or lab:<path of a ganesha-lab state.json>",
+        )),
+    }
 }
 
 fn abs_path(v: &str) -> Result<String, Problem> {

@@ -15,10 +15,12 @@ pub mod apply;
 pub mod cib;
 pub mod config;
 pub mod corosync;
+pub mod form;
 pub mod generate;
 pub mod install;
 pub mod spec;
 pub mod status;
+pub mod transport;
 
 /// Highly available NFS-Ganesha with Pacemaker/Corosync.
 #[derive(Debug, Parser)]
@@ -152,9 +154,13 @@ pub fn main() -> ExitCode {
         Command::Status { .. } => Ok(()),
         Command::Teardown { config, timeout } => {
             let done = generate::load(&config).and_then(|spec| {
-                apply::teardown(&spec, Duration::from_secs(timeout), &|line| {
-                    println!("{line}")
-                })
+                let transport = transport::for_spec(&spec);
+                apply::teardown(
+                    &spec,
+                    transport.as_ref(),
+                    Duration::from_secs(timeout),
+                    &|line| println!("{line}"),
+                )
             });
             return match done {
                 Ok(_) => ExitCode::SUCCESS,
@@ -210,9 +216,13 @@ pub fn main() -> ExitCode {
                     }
                 })
             } else {
-                apply::setup(&spec, Duration::from_secs(timeout), &|line| {
-                    println!("{line}")
-                })
+                let transport = transport::for_spec(&spec);
+                apply::setup(
+                    &spec,
+                    transport.as_ref(),
+                    Duration::from_secs(timeout),
+                    &|line| println!("{line}"),
+                )
                 .map(drop)
             };
             return match done {

@@ -22,6 +22,8 @@ pub struct ClusterSpec {
     pub ganesha: GaneshaPaths,
     /// How to reach the nodes.
     pub ssh: SshSettings,
+    /// Which transport runs commands on the nodes.
+    pub transport: TransportKind,
     /// Wrap each VIP in portblock block/unblock (TCP 2049), as the glusterfs design did.
     pub portblock: bool,
     /// Interface for the VIPs (IPaddr2 `nic`); `None` lets IPaddr2 find it.
@@ -115,6 +117,16 @@ impl Default for GaneshaPaths {
             recovery_root: "/var/lib/nfs/ganesha".into(),
         }
     }
+}
+
+/// How `ganesha-ha` runs commands on the cluster's nodes (`HA_TRANSPORT`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TransportKind {
+    /// ssh with [`SshSettings`], host keys checked (the default).
+    #[default]
+    Ssh,
+    /// A `ganesha-lab` lab, reached through its state file (`lab:<state file>`).
+    Lab { state_file: String },
 }
 
 /// Remote access.

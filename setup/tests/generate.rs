@@ -55,6 +55,7 @@ fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
         state: StateVolume::default(),
         ganesha: GaneshaPaths::default(),
         ssh: SshSettings::default(),
+        transport: Default::default(),
         portblock,
         vip_nic: None,
     }

@@ -69,6 +69,10 @@ pub enum Cmd {
         /// Do not run ganesha.nfsd in the nodes.
         #[arg(long)]
         no_ganesha: bool,
+        /// Bare nodes: no corosync.conf and no cluster stack, for `ganesha-ha setup` to form
+        /// the cluster (through `ganesha-lab stack`).
+        #[arg(long)]
+        bare: bool,
     },
     /// Nodes, processes, addresses and the cluster's state (crm_mon).
     Status,
@@ -101,6 +105,18 @@ pub enum Cmd {
         /// The node.
         node: String,
     },
+    /// Start or stop a node's cluster stack (corosync and pacemakerd), the lab's
+    /// `systemctl start|stop corosync pacemaker`; status exits 0 when it runs, 2 when not.
+    Stack {
+        /// The node.
+        node: String,
+        /// start, stop or status.
+        #[arg(value_enum)]
+        action: StackAction,
+        /// Stop: bound on each daemon's graceful exit before SIGKILL, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// Power a node off or on, or show its power state (what the fence agent does).
     Power {
         /// The node.
@@ -111,6 +127,17 @@ pub enum Cmd {
     },
     /// Stop everything the lab started and remove its namespaces and files.
     Down,
+}
+
+/// `stack` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackAction {
+    /// Start corosync (wait until ready) and pacemakerd.
+    Start,
+    /// Stop pacemakerd (its resources first), then corosync.
+    Stop,
+    /// Report whether the stack runs.
+    Status,
 }
 
 /// `power` actions.
@@ -151,6 +178,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
             agents,
             timeout,
             no_ganesha,
+            bare,
         } => up(
             cli,
             usize::from(*nodes),
@@ -158,6 +186,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
             agents.as_deref(),
             Duration::from_secs(*timeout),
             !*no_ganesha,
+            *bare,
         ),
         Cmd::Status => status(cli),
         Cmd::Exec { node, command } => exec(cli, node, command),
@@ -176,6 +205,32 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
             let n = find_node(&lab, node)?;
             n.heal()?;
             out!("{node}: healed (everything running, link up); it rejoins the cluster in a few seconds");
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Stack {
+            node,
+            action,
+            timeout,
+        } => {
+            let lab = attach(cli)?;
+            let n = find_node(&lab, node)?;
+            match action {
+                StackAction::Start => {
+                    n.start_stack()?;
+                    out!("{node}: corosync and pacemakerd running");
+                }
+                StackAction::Stop => {
+                    n.stop_stack(Duration::from_secs(*timeout))?;
+                    out!("{node}: cluster stack stopped");
+                }
+                StackAction::Status => {
+                    let running = n.stack_running();
+                    out!("{node}: {}", if running { "running" } else { "stopped" });
+                    if !running {
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Power { node, action } => {
@@ -268,6 +323,7 @@ fn up(
     agents: Option<&Path>,
     timeout: Duration,
     ganesha: bool,
+    bare: bool,
 ) -> Result<ExitCode, LabError> {
     if cli.state.is_some() {
         return Err(LabError::Options(
@@ -305,14 +361,20 @@ fn up(
         root: Some(cli.state_dir.join(&cli.name)),
         agents_dir: Some(agents_dir.clone()),
         ganesha_service: ganesha,
+        form_cluster: !bare,
         progress: Some(Progress::new(|line| out!("{line}"))),
     })?;
     let took = t0.elapsed();
     out!(
-        "\nlab {:?} is up: {} node(s) in {:.1} s (quorum, a DC, every node online{}{})",
+        "\nlab {:?} is up: {} node(s) in {:.1} s ({}{}{})",
         lab.name(),
         lab.nodes().len(),
         took.as_secs_f64(),
+        if bare {
+            "bare nodes, no cluster stack"
+        } else {
+            "quorum, a DC, every node online"
+        },
         if lab.fencing_enabled() {
             ", fencing device started"
         } else {
@@ -332,7 +394,14 @@ fn up(
             lab.installed_agents().join(", ")
         );
     }
-    if lab.fencing_enabled() {
+    if bare {
+        out!(
+            "no cluster yet: form it with ganesha-ha setup (transport: ganesha-lab{} stack/exec; \
+             fencing: stonith:{FENCE_AGENT} state_file={})",
+            name_arg(cli),
+            lab.state_file().display()
+        );
+    } else if lab.fencing_enabled() {
         out!("fencing: {FENCE_RESOURCE} (stonith:{FENCE_AGENT}), stonith-enabled=true");
     } else if nodes == 1 {
         out!("fencing: off for a single node; stonith-enabled=false");

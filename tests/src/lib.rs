@@ -284,6 +284,12 @@ pub struct LabOptions {
     /// `/var/log/ganesha/ganesha.log`: ganesha_nfsd's defaults, so a ganesha_nfsd resource
     /// adopts it.
     pub ganesha_service: bool,
+    /// Form the cluster (true by default): write corosync.conf, start corosync and
+    /// pacemakerd and wait for quorum. With false the nodes come up bare, like freshly
+    /// installed machines: packages, D-Bus (and ganesha as a service if asked), no
+    /// corosync.conf and no cluster stack, for `ganesha-ha setup` to form the cluster
+    /// ([`Node::start_stack`] is the lab's `systemctl start corosync pacemaker`).
+    pub form_cluster: bool,
     /// Receives a line per phase while the lab comes up.
     pub progress: Option<Progress>,
 }
@@ -299,6 +305,7 @@ impl Default for LabOptions {
             root: None,
             agents_dir: None,
             ganesha_service: false,
+            form_cluster: true,
             progress: None,
         }
     }
@@ -1059,7 +1066,7 @@ impl Lab {
         );
         let setup = NodeSetup {
             ids,
-            corosync_conf: &corosync_conf,
+            corosync_conf: opts.form_cluster.then_some(corosync_conf.as_str()),
             agents: &agents,
             ganesha_conf: ganesha_conf.as_deref(),
         };
@@ -1087,6 +1094,21 @@ impl Lab {
             for node in &self.nodes {
                 node.start_ganesha()?;
             }
+        }
+        if !opts.form_cluster {
+            say(&format!(
+                "dbus-daemon{} started on every node; no cluster stack (bare nodes)",
+                if opts.ganesha_service {
+                    " and ganesha.nfsd"
+                } else {
+                    ""
+                }
+            ));
+            if opts.ganesha_service {
+                self.wait_ganesha(Duration::from_secs(60))?;
+                say("ganesha.nfsd answers on every node");
+            }
+            return Ok(());
         }
         let mut corosyncs = Vec::new();
         for node in &self.nodes {
@@ -1602,7 +1624,8 @@ fn fence_resource_xml(state_file: &Path, hosts: &str) -> String {
 /// What [`prepare_node`] needs besides the node.
 struct NodeSetup<'a> {
     ids: (u32, u32),
-    corosync_conf: &'a str,
+    /// `None`: a bare node (no corosync.conf, not even the package's example).
+    corosync_conf: Option<&'a str>,
     agents: &'a Agents,
     ganesha_conf: Option<&'a str>,
 }
@@ -1627,9 +1650,16 @@ fn prepare_node(node: &Node, tools: &Tools, setup: &NodeSetup<'_>) -> Result<(),
         sys::mirror_attrs(original, &own).map_err(io_err(what()))?;
         binds.push((own, target));
     }
-    let etc_corosync = dir.join("etc-corosync");
-    fs::write(etc_corosync.join("corosync.conf"), setup.corosync_conf)
-        .map_err(io_err("write corosync.conf"))?;
+    let conf_file = dir.join("etc-corosync").join("corosync.conf");
+    match setup.corosync_conf {
+        Some(text) => fs::write(&conf_file, text).map_err(io_err("write corosync.conf"))?,
+        None => match fs::remove_file(&conf_file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove the package's corosync.conf")(e))
+            }
+            _ => {}
+        },
+    }
     let pcmk = dir.join("var-lib-pacemaker");
     for sub in PACEMAKER_DIRS {
         let p = pcmk.join(sub);

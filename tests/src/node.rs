@@ -39,6 +39,8 @@ pub const GANESHA_PID_FILE: &str = "/run/ganesha/ganesha.pid";
 pub const GANESHA_LOG: &str = "/var/log/ganesha/ganesha.log";
 /// Its NFSv4 recovery root, inside the node (ganesha_nfsd's default `recovery_root`).
 pub const GANESHA_RECOVERY_ROOT: &str = "/var/lib/nfs/ganesha";
+/// Corosync's configuration, inside the node.
+pub const COROSYNC_CONF: &str = "/etc/corosync/corosync.conf";
 
 /// Directories created in each node's `/run` tmpfs.
 pub(crate) const RUN_DIRS: &[&str] = &["dbus", "ganesha", "resource-agents"];
@@ -444,11 +446,91 @@ impl Node {
         Ok(parse_ip_addr(&String::from_utf8_lossy(&out.stdout)))
     }
 
-    /// Whether the node is powered on: corosync or pacemakerd runs in it and `eth0` is up.
+    /// Whether the node is powered on: its system bus or its cluster stack runs and `eth0`
+    /// is up.
     pub fn is_powered_on(&self) -> bool {
         self.holder_alive()
-            && (!self.raw_named(COROSYNC).is_empty() || !self.raw_named(PACEMAKERD).is_empty())
+            && [COROSYNC, PACEMAKERD, DBUS_DAEMON]
+                .iter()
+                .any(|d| !self.raw_named(d).is_empty())
             && self.link_is_up().unwrap_or(false)
+    }
+
+    /// Whether the node has a `/etc/corosync/corosync.conf` (it is a cluster member; a bare
+    /// node has none).
+    pub fn has_cluster_config(&self) -> bool {
+        self.host_path(COROSYNC_CONF).is_file()
+    }
+
+    /// Whether corosync or pacemakerd runs in the node.
+    pub fn stack_running(&self) -> bool {
+        !self.raw_named(COROSYNC).is_empty() || !self.raw_named(PACEMAKERD).is_empty()
+    }
+
+    /// The lab's `systemctl start corosync pacemaker`: starts whichever of corosync (waiting
+    /// until it is ready) and pacemakerd is not running. Fails when the node has no
+    /// corosync.conf, like the real units. Does not wait for the node to join.
+    pub fn start_stack(&self) -> Result<(), LabError> {
+        let _lock = self.lock()?;
+        self.check_holder()?;
+        if !self.has_cluster_config() {
+            return Err(LabError::Setup(format!(
+                "{}: no {COROSYNC_CONF}; corosync cannot start",
+                self.name
+            )));
+        }
+        self.start_stack_locked().map(drop)
+    }
+
+    fn start_stack_locked(&self) -> Result<Vec<&'static str>, LabError> {
+        let mut started = Vec::new();
+        if self.raw_named(COROSYNC).is_empty() {
+            // Pacemaker daemons without corosync are of no use: start them afresh.
+            self.kill_and_wait(&self.pacemaker_pids())?;
+            let (pid, offset) = self.start_corosync()?;
+            self.wait_corosync(pid, offset, COROSYNC_WAIT)?;
+            started.push(COROSYNC);
+        }
+        if self.raw_named(PACEMAKERD).is_empty() {
+            self.kill_and_wait(&self.pacemaker_pids())?;
+            self.start_pacemakerd()?;
+            started.push(PACEMAKERD);
+        }
+        Ok(started)
+    }
+
+    /// The lab's `systemctl stop pacemaker corosync`: SIGTERM to pacemakerd, which stops the
+    /// node's resources and its daemons, then to corosync, each waited for up to `limit`
+    /// (then SIGKILL, as systemd would). Idempotent.
+    pub fn stop_stack(&self, limit: Duration) -> Result<(), LabError> {
+        let _lock = self.lock()?;
+        self.check_holder()?;
+        // pacemakerd's SIGTERM is the graceful shutdown (it stops its children itself); wait
+        // for all of them.
+        let steps = [
+            (self.raw_named(PACEMAKERD), self.pacemaker_pids()),
+            (self.raw_named(COROSYNC), self.raw_named(COROSYNC)),
+        ];
+        for (signalled, daemons) in &steps {
+            for &p in signalled {
+                let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGTERM);
+            }
+            let deadline = Instant::now() + limit;
+            while daemons
+                .iter()
+                .any(|&p| u32::try_from(p).is_ok_and(sys::pid_alive))
+            {
+                if Instant::now() >= deadline {
+                    tracing::warn!("{}: {daemons:?} still running; SIGKILL", self.name);
+                    self.kill_and_wait(daemons)?;
+                    break;
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.reap();
+        tracing::info!("{}: cluster stack stopped", self.name);
+        Ok(())
     }
 
     /// Powers the node off like pulling its plug: `eth0` down, every process of the node
@@ -510,17 +592,9 @@ impl Node {
             self.start_ganesha()?;
             started.push(GANESHA);
         }
-        if self.raw_named(COROSYNC).is_empty() {
-            // Pacemaker daemons without corosync are of no use: start them afresh.
-            self.kill_and_wait(&self.pacemaker_pids())?;
-            let (pid, offset) = self.start_corosync()?;
-            self.wait_corosync(pid, offset, COROSYNC_WAIT)?;
-            started.push(COROSYNC);
-        }
-        if self.raw_named(PACEMAKERD).is_empty() {
-            self.kill_and_wait(&self.pacemaker_pids())?;
-            self.start_pacemakerd()?;
-            started.push(PACEMAKERD);
+        // Like enabled units: a node with no corosync.conf (bare) boots without the stack.
+        if self.has_cluster_config() {
+            started.extend(self.start_stack_locked()?);
         }
         let _ = fs::remove_file(self.dir.join(FAILED_FILE));
         if started.is_empty() {
