@@ -273,9 +273,37 @@ pub fn remove_resources(
     timeout: Duration,
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, String> {
+    remove_model(&cib::model(spec), timeout, progress)
+}
+
+/// The resources and constraints of `old` whose ids `new` does not have (what deleting a
+/// node removes).
+pub fn model_difference(old: &Cib, new: &Cib) -> Cib {
+    Cib {
+        resources: old
+            .resources
+            .iter()
+            .filter(|r| !new.resources.iter().any(|n| n.id() == r.id()))
+            .cloned()
+            .collect(),
+        constraints: old
+            .constraints
+            .iter()
+            .filter(|c| !new.constraints.iter().any(|n| n.id() == c.id()))
+            .cloned()
+            .collect(),
+        ..Cib::default()
+    }
+}
+
+/// Stops, then removes (by id) the resources and constraints of `desired` from the live CIB.
+pub fn remove_model(
+    desired: &Cib,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<Outcome, String> {
     let started = Instant::now();
     let live = live_cib()?;
-    let desired = cib::model(spec);
     let ours_r: Vec<&str> = desired.resources.iter().map(Resource::id).collect();
     let ours_c: Vec<&str> = desired.constraints.iter().map(|c| c.id()).collect();
     let mut kept = live.clone();
@@ -320,7 +348,7 @@ pub fn remove_resources(
         )
         .map_err(|e| format!("stopping {id}: {e}"))?;
     }
-    let service_ids: Vec<String> = primitive_ids(&desired)
+    let service_ids: Vec<String> = primitive_ids(desired)
         .into_iter()
         .filter(|id| !fencing.contains(&id.as_str()))
         .collect();
@@ -344,7 +372,7 @@ pub fn remove_resources(
         now.resources.len() - kept.resources.len(),
         now.constraints.len() - kept.constraints.len()
     ));
-    wait_stopped(&primitive_ids(&desired), started, timeout)?;
+    wait_stopped(&primitive_ids(desired), started, timeout)?;
     progress(&format!("[{:5.1}s] done", started.elapsed().as_secs_f64()));
     Ok(Outcome::Applied)
 }

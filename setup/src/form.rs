@@ -65,9 +65,9 @@ pub fn form(
     progress: &dyn Fn(&str),
 ) -> Result<Formation, String> {
     let started = Instant::now();
-    if local_view().is_some_and(|v| is_formed(spec, &v)) {
-        return Ok(Formation::AlreadyFormed);
-    }
+    // A formed cluster is taken as it is, except that nodelists ganesha-ha wrote follow the
+    // configuration (a node added or deleted).
+    let formed = local_view().is_some_and(|v| is_formed(spec, &v));
     let say = |line: &str| {
         progress(&format!(
             "[{:5.1}s] {line}",
@@ -86,6 +86,9 @@ pub fn form(
             .map_err(|e| e.to_string())?;
         if let Some(text) = &text {
             let text = String::from_utf8_lossy(text);
+            if !text.starts_with(MARKER) && formed {
+                continue;
+            }
             if !text.starts_with(MARKER) {
                 return Err(format!(
                     "{}: {CONF_PATH} was not written by ganesha-ha (the node may belong to \
@@ -106,6 +109,13 @@ pub fn form(
         Some(k) if k.len() >= 128 => k,
         _ => corosync::authkey().map_err(|e| format!("generating the authkey: {e}"))?,
     };
+    if formed
+        && current
+            .iter()
+            .all(|(_, text, _)| text.as_deref() == Some(conf.as_bytes()))
+    {
+        return Ok(Formation::AlreadyFormed);
+    }
     let mut written = Vec::new();
     for (node, text, old_key) in &current {
         if old_key.as_deref() != Some(key.as_slice()) {
@@ -125,6 +135,26 @@ pub fn form(
         spec.nodes.len(),
         written.len()
     ));
+    // Running members learn a changed nodelist (a node added or deleted) by a reload, which
+    // `corosync-cfgtool -R` asks of every member; before a new member starts, so that they
+    // accept it. Where corosync does not run yet the reload fails harmlessly.
+    let changed_members: Vec<&NodeSpec> = current
+        .iter()
+        .filter(|(node, text, _)| text.is_some() && written.contains(&node.name))
+        .map(|(node, _, _)| *node)
+        .collect();
+    for node in &changed_members {
+        let reloaded = transport
+            .output(node, &["corosync-cfgtool", "-R"], None, FILE_LIMIT)
+            .is_ok_and(|o| o.status.success());
+        if reloaded {
+            say(&format!(
+                "corosync reloaded the new nodelist (asked on {})",
+                node.name
+            ));
+            break;
+        }
+    }
     for node in &spec.nodes {
         transport
             .start_stack(node, START_LIMIT)

@@ -18,6 +18,7 @@ pub mod corosync;
 pub mod form;
 pub mod generate;
 pub mod install;
+pub mod membership;
 pub mod spec;
 pub mod status;
 pub mod transport;
@@ -75,6 +76,38 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Add a node to the live cluster and to the configuration: corosync membership, its
+    /// VIP and constraints; the other nodes' resources keep running.
+    Add {
+        /// The new node's name (its Pacemaker/host name).
+        node: String,
+        /// Its VIP, with an optional prefix (e.g. 192.0.2.104/24).
+        vip: String,
+        /// Its Corosync ring address (default: the name resolves to it).
+        #[arg(long)]
+        addr: Option<String>,
+        /// The configuration file (rewritten once the node is in).
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+        /// Longest wait for the cluster and the resources, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Delete a node from the live cluster and the configuration; its NFSv4 recovery state
+    /// on the shared volume stays unless --purge.
+    Delete {
+        /// The node to delete (run this on another node).
+        node: String,
+        /// Also remove its recovery directory from the shared state volume.
+        #[arg(long)]
+        purge: bool,
+        /// The configuration file (rewritten once the node is out).
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+        /// Longest wait for the cluster and the resources, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
         /// Print JSON instead of a table.
@@ -109,6 +142,17 @@ fn crm_mon_xml(file: Option<PathBuf>) -> Result<String, String> {
             ocf::command::output(&mut cmd, Duration::from_secs(30))
                 .map_err(|e| e.to_string())
                 .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+    }
+}
+
+/// Exit status 0, or the error on stderr and 1.
+fn report(command: &str, done: Result<(), String>) -> ExitCode {
+    match done {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ganesha-ha {command}: {}", e.trim_end());
+            ExitCode::FAILURE
         }
     }
 }
@@ -152,6 +196,38 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Status { .. } => Ok(()),
+        Command::Add {
+            node,
+            vip,
+            addr,
+            config,
+            timeout,
+        } => {
+            let done = membership::add(
+                &config,
+                &node,
+                &vip,
+                addr.as_deref(),
+                Duration::from_secs(timeout),
+                &|line| println!("{line}"),
+            );
+            return report("add", done);
+        }
+        Command::Delete {
+            node,
+            purge,
+            config,
+            timeout,
+        } => {
+            let done = membership::delete(
+                &config,
+                &node,
+                purge,
+                Duration::from_secs(timeout),
+                &|line| println!("{line}"),
+            );
+            return report("delete", done);
+        }
         Command::Teardown { config, timeout } => {
             let done = generate::load(&config).and_then(|spec| {
                 let transport = transport::for_spec(&spec);

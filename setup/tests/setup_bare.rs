@@ -11,6 +11,14 @@ mod util;
 use std::time::Instant;
 
 use ganesha_lab::Lab;
+
+/// The ganesha.nfsd pids of the first `n` nodes.
+fn ganesha_pids(lab: &Lab, n: usize) -> Vec<Vec<nix::unistd::Pid>> {
+    lab.nodes()[..n]
+        .iter()
+        .map(|node| node.pids_named("ganesha.nfsd"))
+        .collect()
+}
 use util::{ganesha_ha, wait_serving};
 
 fn config(lab: &Lab, nodes: usize) -> String {
@@ -70,6 +78,76 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("nothing to change"), "{out}");
     assert!(!out.contains("cluster formed"), "{out}");
+
+    // delete node4: out of the cluster and the configuration; the others keep running.
+    let before = ganesha_pids(&lab, 3);
+    let (code, out, err) = ganesha_ha(node1, &["delete", "node4", "--config", &conf]);
+    assert_eq!(code, 0, "delete failed:\n{out}\n{err}");
+    println!("{out}");
+    let n4 = lab.node(3);
+    assert!(!n4.stack_running() && !n4.has_cluster_config());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains("HA_CLUSTER_NODES=\"node1,node2,node3\""),
+        "{text}"
+    );
+    assert!(!text.contains("node4"), "{text}");
+    assert!(
+        text.starts_with("# written by setup_bare.rs"),
+        "comments kept:\n{text}"
+    );
+    let (code, status, _) = ganesha_ha(node1, &["status", "--json"]);
+    assert_eq!(code, 0, "{status}");
+    assert!(!status.contains("node4"), "{status}");
+    assert_eq!(
+        ganesha_pids(&lab, 3),
+        before,
+        "no ganesha of the others restarted"
+    );
+    assert!(lab.node_holding("192.0.2.104".parse().unwrap()).is_none());
+    assert!(
+        lab.shared_dir()
+            .join("nfs-ganesha/node4/ganesha/v4recov")
+            .is_dir(),
+        "recovery state kept without --purge"
+    );
+
+    // add node4 back: joins, its VIP serves; still nothing else restarted.
+    let (code, out, err) = ganesha_ha(
+        node1,
+        &[
+            "add",
+            "node4",
+            "192.0.2.104/24",
+            "--addr",
+            "192.0.2.14",
+            "--config",
+            &conf,
+        ],
+    );
+    assert_eq!(code, 0, "add failed:\n{out}\n{err}");
+    println!("{out}");
+    assert!(n4.stack_running());
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains("HA_CLUSTER_NODES=\"node1,node2,node3,node4\""),
+        "{text}"
+    );
+    wait_serving(&lab, "192.0.2.104");
+    assert_eq!(
+        ganesha_pids(&lab, 3),
+        before,
+        "no ganesha of the others restarted"
+    );
+    for i in 1..=3 {
+        let vip = format!("192.0.2.{}", 100 + i).parse().unwrap();
+        let holder = lab.node_holding(vip).map(|n| n.name().to_owned());
+        assert_eq!(holder, Some(format!("node{i}")), "VIPs stay home");
+    }
+    // Adding it twice is refused and changes nothing.
+    let (code, _, err) = ganesha_ha(node1, &["add", "node4", "192.0.2.105", "--config", &conf]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already"), "{err}");
 
     // Teardown: no resource, no cluster; the recovery state stays.
     let (code, out, err) = ganesha_ha(node1, &["teardown", "--config", &conf]);

@@ -1,0 +1,158 @@
+//! `ganesha-ha add NODE VIP` and `ganesha-ha delete NODE`: change the membership of a live
+//! cluster and the configuration file with it.
+//!
+//! Both validate the edited configuration before touching anything, change the cluster, and
+//! write the configuration file last (atomically): after a failure the file still describes
+//! what was asked before, and rerunning the command finishes the job (every step is
+//! idempotent). Resources of the other nodes are not restarted: their definitions do not
+//! change, only the new or deleted node's VIP, its constraints and the ring preferences.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::spec::ClusterSpec;
+use crate::transport;
+use crate::{apply, cib, config, form};
+
+/// Bound on a single command on a node.
+const CALL_LIMIT: Duration = Duration::from_secs(30);
+
+fn read_config(file: &Path) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))
+}
+
+fn parse(text: &str, file: &Path) -> Result<ClusterSpec, String> {
+    config::parse(text, file).map_err(|e| e.to_string())
+}
+
+/// Replaces `file` with `text` (temporary file, then rename: never half written).
+fn write_config(file: &Path, text: &str) -> Result<(), String> {
+    let tmp = file.with_extension("conf.ganesha-ha-new");
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, file))
+        .map_err(|e| format!("writing {}: {e}", file.display()))
+}
+
+/// Adds `node` with `vip` (and its ring address `addr`) to the cluster of `file`.
+pub fn add(
+    file: &Path,
+    node: &str,
+    vip: &str,
+    addr: Option<&str>,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<(), String> {
+    let started = Instant::now();
+    let text = read_config(file)?;
+    let old = parse(&text, file)?;
+    if old.nodes.iter().any(|n| n.name == node) {
+        return Err(format!(
+            "{node} is already in HA_CLUSTER_NODES of {}",
+            file.display()
+        ));
+    }
+    let new_text = config::with_node_added(&text, node, vip, addr)
+        .ok_or_else(|| format!("{}: no HA_CLUSTER_NODES line", file.display()))?;
+    // The edited file must be valid as a whole (VIP syntax, duplicates, node names).
+    let new = parse(&new_text, file)
+        .map_err(|e| format!("adding {node} {vip} would make the configuration invalid:\n{e}"))?;
+    let transport = transport::for_spec(&new);
+    let unchanged = "the configuration file is unchanged; rerun the command after fixing this";
+    form::form(&new, transport.as_ref(), timeout, progress)
+        .map_err(|e| format!("{e}\n{unchanged}"))?;
+    apply::configure(&new, timeout.saturating_sub(started.elapsed()), progress)
+        .map_err(|e| format!("{e}\n{unchanged}"))?;
+    write_config(file, &new_text)?;
+    progress(&format!(
+        "[{:5.1}s] {node} added; {} now lists {} nodes",
+        started.elapsed().as_secs_f64(),
+        file.display(),
+        new.nodes.len()
+    ));
+    Ok(())
+}
+
+/// Deletes `node` from the cluster of `file`: its VIP and constraints go, its stack stops,
+/// the others forget it. Its recovery state on the shared volume stays unless `purge`.
+pub fn delete(
+    file: &Path,
+    node: &str,
+    purge: bool,
+    timeout: Duration,
+    progress: &dyn Fn(&str),
+) -> Result<(), String> {
+    let started = Instant::now();
+    let say = |line: &str| {
+        progress(&format!(
+            "[{:5.1}s] {line}",
+            started.elapsed().as_secs_f64()
+        ))
+    };
+    let text = read_config(file)?;
+    let old = parse(&text, file)?;
+    let Some(gone) = old.nodes.iter().find(|n| n.name == node).cloned() else {
+        return Err(format!(
+            "{node} is not in HA_CLUSTER_NODES of {}",
+            file.display()
+        ));
+    };
+    let local = transport::local_node_name();
+    if local.as_deref() == Some(node) {
+        return Err(format!(
+            "this is {node}: run delete from one of the nodes that stay"
+        ));
+    }
+    let new_text = config::with_node_removed(&text, node);
+    let new = parse(&new_text, file)
+        .map_err(|e| format!("deleting {node} would make the configuration invalid:\n{e}"))?;
+    let transport = transport::for_spec(&old);
+    let unchanged = "the configuration file is unchanged; rerun the command after fixing this";
+    let fail = |e: String| format!("{e}\n{unchanged}");
+
+    // Its VIP (and anything else only it had) stops and goes first, while it is a member.
+    let only_its = apply::model_difference(&cib::model(&old), &cib::model(&new));
+    apply::remove_model(&only_its, timeout, progress).map_err(fail)?;
+    // Then it leaves: Pacemaker stops its clone instances, corosync goes, its files too.
+    form::dissolve(&[&gone], transport.as_ref(), local.as_deref(), progress).map_err(fail)?;
+    // The others reload the shorter nodelist and forget it.
+    form::form(&new, transport.as_ref(), timeout, progress).map_err(fail)?;
+    let mut cmd = std::process::Command::new("crm_node");
+    cmd.args(["--force", "--remove", node]);
+    ocf::command::run(&mut cmd, CALL_LIMIT).map_err(|e| fail(e.to_string()))?;
+    say(&format!("{node} removed from Pacemaker's node list"));
+    apply::configure(&new, timeout.saturating_sub(started.elapsed()), progress).map_err(fail)?;
+    if purge {
+        purge_recovery_state(&new, node)?;
+        say(&format!("{node}'s recovery state purged"));
+    } else {
+        say(&format!(
+            "{node}'s recovery state kept in {}/nfs-ganesha/{node} (delete --purge removes it)",
+            new.state.mount
+        ));
+    }
+    write_config(file, &new_text)?;
+    say(&format!("{node} deleted; {} updated", file.display()));
+    Ok(())
+}
+
+/// Removes `node`'s directory from the recovery layout on the shared volume and the links
+/// the other nodes keep to it (see the agents' recovery layout).
+fn purge_recovery_state(spec: &ClusterSpec, node: &str) -> Result<(), String> {
+    let base = Path::new(&spec.state.mount).join("nfs-ganesha");
+    for other in &spec.nodes {
+        let link = base.join(&other.name).join("ganesha").join(node);
+        match std::fs::remove_file(&link) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("removing {}: {e}", link.display()))
+            }
+            _ => {}
+        }
+    }
+    let dir = base.join(node);
+    match std::fs::remove_dir_all(&dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("removing {}: {e}", dir.display()))
+        }
+        _ => Ok(()),
+    }
+}
