@@ -16,6 +16,8 @@ use zbus::blocking::Connection;
 const SERVICE: &str = "org.ganesha.nfsd";
 const ADMIN_PATH: &str = "/org/ganesha/nfsd/admin";
 const ADMIN_INTERFACE: &str = "org.ganesha.nfsd.admin";
+const EXPORT_PATH: &str = "/org/ganesha/nfsd/ExportMgr";
+const EXPORT_INTERFACE: &str = "org.ganesha.nfsd.exportmgr";
 
 /// Why a D-Bus exchange with ganesha failed.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,65 @@ impl GaneshaAdmin {
     /// `shutdown()` → asks the daemon to exit cleanly.
     pub fn shutdown(&self, bound: Duration) -> Result<(bool, String), DbusError> {
         self.call("shutdown", (), bound)
+    }
+
+    /// ExportMgr `AddExport(path, expr)`: loads the export block `expr` (e.g.
+    /// `EXPORT(Export_Id=2)`) from the config file `path`; ganesha's message.
+    pub fn add_export(&self, path: &str, expr: &str, bound: Duration) -> Result<String, DbusError> {
+        self.export_call("AddExport", (path.to_owned(), expr.to_owned()), bound)
+    }
+
+    /// ExportMgr `UpdateExport(path, expr)`: re-reads that export block and applies what
+    /// can change live; ganesha's message.
+    pub fn update_export(
+        &self,
+        path: &str,
+        expr: &str,
+        bound: Duration,
+    ) -> Result<String, DbusError> {
+        self.export_call("UpdateExport", (path.to_owned(), expr.to_owned()), bound)
+    }
+
+    /// ExportMgr `RemoveExport(id)`.
+    pub fn remove_export(&self, id: u16, bound: Duration) -> Result<(), DbusError> {
+        let bound = bound.min(self.call_limit);
+        let conn = self.conn.clone();
+        bounded(bound, move || {
+            conn.call_method(
+                Some(SERVICE),
+                EXPORT_PATH,
+                Some(EXPORT_INTERFACE),
+                "RemoveExport",
+                &(id,),
+            )
+            .map(drop)
+            .map_err(|e| classify(e, bound))
+        })
+    }
+
+    fn export_call(
+        &self,
+        method: &'static str,
+        body: (String, String),
+        bound: Duration,
+    ) -> Result<String, DbusError> {
+        let bound = bound.min(self.call_limit);
+        let conn = self.conn.clone();
+        bounded(bound, move || {
+            let reply = conn
+                .call_method(
+                    Some(SERVICE),
+                    EXPORT_PATH,
+                    Some(EXPORT_INTERFACE),
+                    method,
+                    &body,
+                )
+                .map_err(|e| classify(e, bound))?;
+            reply
+                .body()
+                .deserialize::<String>()
+                .map_err(|e| DbusError::Failed(format!("unexpected reply to {method}: {e}")))
+        })
     }
 }
 

@@ -125,6 +125,7 @@ const KNOWN_KEYS: &[&str] = &[
     "HA_PORTBLOCK",
     "HA_VIP_NIC",
     "HA_TRANSPORT",
+    "HA_EXPORTS_DIR",
 ];
 
 const VIP_PREFIX: &str = "VIP_";
@@ -709,6 +710,10 @@ fn interpret(entries: &[Entry], broken: &HashSet<String>, cx: &mut Cx<'_>) -> Op
         Some(e) => check(cx, e, transport_kind(&e.value)).unwrap_or_default(),
         None => TransportKind::Ssh,
     };
+    let exports_dir = match get("HA_EXPORTS_DIR", cx) {
+        Some(e) => check(cx, e, abs_path(&e.value)),
+        None => None,
+    };
     let portblock = match get("HA_PORTBLOCK", cx) {
         Some(e) => check(cx, e, on_off(&e.value)).unwrap_or(false),
         None => false,
@@ -738,6 +743,7 @@ fn interpret(entries: &[Entry], broken: &HashSet<String>, cx: &mut Cx<'_>) -> Op
         ganesha,
         ssh,
         transport,
+        exports_dir,
         portblock,
         vip_nic,
     })

@@ -15,6 +15,7 @@ pub mod apply;
 pub mod cib;
 pub mod config;
 pub mod corosync;
+pub mod exports;
 pub mod form;
 pub mod generate;
 pub mod install;
@@ -108,6 +109,31 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// Manage NFS exports: one file per export with a unique Export_Id, included by every
+    /// node's ganesha.conf and added or removed live on every online node.
+    Export {
+        #[command(subcommand)]
+        action: ExportAction,
+        /// The configuration file.
+        #[arg(long, global = true, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+    },
+    /// Re-read an export's block on every online node (D-Bus UpdateExport), reporting each
+    /// node's result; exit 1 when any node failed.
+    RefreshConfig {
+        /// The export's name or Export_Id.
+        export: String,
+        /// The configuration file.
+        #[arg(long, default_value = "/etc/ganesha/ganesha-ha.conf")]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ExportMgr D-Bus call on this node (what export and refresh-config run on each
+    /// node): add FILE ID | update FILE ID | remove ID.
+    #[command(hide = true)]
+    NodeExport { action: String, args: Vec<String> },
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
         /// Print JSON instead of a table.
@@ -117,6 +143,130 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         crm_mon_xml: Option<PathBuf>,
     },
+}
+
+/// `export` subcommands.
+#[derive(Debug, Subcommand)]
+enum ExportAction {
+    /// Create an export and add it on every online node.
+    Add {
+        /// A name for it (letters, digits, '-', '_', '.').
+        name: String,
+        /// The directory (FSAL VFS) or, with --volume, the path inside the volume.
+        #[arg(long)]
+        path: String,
+        /// The NFSv4 pseudo path (default: the same as --path).
+        #[arg(long)]
+        pseudo: Option<String>,
+        /// Serve this GlusterFS volume (FSAL GLUSTER) instead of a local directory.
+        #[arg(long)]
+        volume: Option<String>,
+        /// The Export_Id (default: the next free one).
+        #[arg(long)]
+        id: Option<u16>,
+        /// Read-only access.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Remove an export from every online node, and its file.
+    Remove {
+        /// The export's name or Export_Id.
+        name: String,
+    },
+    /// The exports ganesha-ha manages.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Prints per-node results; 0 when every node succeeded.
+fn node_results(what: &str, results: &[exports::NodeResult], json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(results).unwrap_or_default()
+        );
+    } else {
+        print!("{}", exports::render_results(what, results));
+    }
+    if results.iter().all(|r| r.ok) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn export_command(action: ExportAction, config: &std::path::Path) -> ExitCode {
+    let spec = match generate::load(config) {
+        Ok(spec) => spec,
+        Err(e) => return report("export", Err(e)),
+    };
+    match action {
+        ExportAction::Add {
+            name,
+            path,
+            pseudo,
+            volume,
+            id,
+            read_only,
+        } => {
+            let new = exports::NewExport {
+                name,
+                id,
+                path,
+                pseudo,
+                volume,
+                read_only,
+            };
+            match exports::add(&spec, &new) {
+                Ok((e, results)) => {
+                    println!(
+                        "export {} (Export_Id {}) {} -> {} in {}",
+                        e.name,
+                        e.id,
+                        e.pseudo,
+                        e.path,
+                        e.file.display()
+                    );
+                    node_results("add", &results, false)
+                }
+                Err(e) => report("export add", Err(e)),
+            }
+        }
+        ExportAction::Remove { name } => match exports::remove(&spec, &name) {
+            Ok((e, results)) => {
+                println!("export {} (Export_Id {}) removed", e.name, e.id);
+                node_results("remove", &results, false)
+            }
+            Err(e) => report("export remove", Err(e)),
+        },
+        ExportAction::List { json } => match exports::list(&spec) {
+            Ok(all) if json => {
+                println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+                ExitCode::SUCCESS
+            }
+            Ok(all) => {
+                println!(
+                    "{:<16}{:>9}  {:<24}{:<32}FILE",
+                    "NAME", "EXPORT_ID", "PSEUDO", "PATH"
+                );
+                for e in all {
+                    println!(
+                        "{:<16}{:>9}  {:<24}{:<32}{}",
+                        e.name,
+                        e.id,
+                        e.pseudo,
+                        e.path,
+                        e.file.display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => report("export list", Err(e)),
+        },
+    }
 }
 
 /// Exit status of `status` for each verdict.
@@ -196,6 +346,33 @@ pub fn main() -> ExitCode {
             }
         }
         Command::Status { .. } => Ok(()),
+        Command::Export { action, config } => return export_command(action, &config),
+        Command::RefreshConfig {
+            export,
+            config,
+            json,
+        } => {
+            let spec = match generate::load(&config) {
+                Ok(spec) => spec,
+                Err(e) => return report("refresh-config", Err(e)),
+            };
+            return match exports::refresh(&spec, &export) {
+                Ok((_, results)) => node_results("UpdateExport", &results, json),
+                Err(e) => report("refresh-config", Err(e)),
+            };
+        }
+        Command::NodeExport { action, args } => {
+            return match exports::node_call(&action, &args) {
+                Ok(message) => {
+                    println!("{message}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Add {
             node,
             vip,

@@ -24,10 +24,23 @@ pub struct ClusterSpec {
     pub ssh: SshSettings,
     /// Which transport runs commands on the nodes.
     pub transport: TransportKind,
+    /// `HA_EXPORTS_DIR`: where `ganesha-ha export` keeps export files; `None`:
+    /// `<state mount>/nfs-ganesha/exports` (see [`ClusterSpec::exports_dir`]).
+    pub exports_dir: Option<String>,
     /// Wrap each VIP in portblock block/unblock (TCP 2049), as the glusterfs design did.
     pub portblock: bool,
     /// Interface for the VIPs (IPaddr2 `nic`); `None` lets IPaddr2 find it.
     pub vip_nic: Option<String>,
+}
+
+impl ClusterSpec {
+    /// The directory of the export files ganesha-ha manages: on the shared state volume
+    /// unless configured, so every node reads the same files.
+    pub fn exports_dir(&self) -> String {
+        self.exports_dir
+            .clone()
+            .unwrap_or_else(|| format!("{}/nfs-ganesha/exports", self.state.mount))
+    }
 }
 
 /// One cluster node.

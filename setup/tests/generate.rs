@@ -56,6 +56,7 @@ fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
         ganesha: GaneshaPaths::default(),
         ssh: SshSettings::default(),
         transport: Default::default(),
+        exports_dir: None,
         portblock,
         vip_nic: None,
     }

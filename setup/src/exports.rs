@@ -1,0 +1,439 @@
+//! `ganesha-ha export add|remove|list` and `ganesha-ha refresh-config`.
+//!
+//! Each export is one file, `<exports dir>/export.<name>.conf`, holding one EXPORT block
+//! with a cluster-unique `Export_Id` (glusterfs's tool derived files from volume names and
+//! could not have two exports of a volume). The exports directory is on the shared state
+//! volume by default, so every node reads the same file; each node's ganesha.conf gets a
+//! `%include` of it so a restarted daemon has it too. Live changes go to every online node
+//! over D-Bus (ExportMgr AddExport / RemoveExport / UpdateExport), each node reporting its
+//! own success or failure: the call runs on the node, through the transport, as
+//! `ganesha-ha node-export ...` (zbus, bounded).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::spec::{ClusterSpec, NodeSpec};
+use crate::transport::{self, Transport};
+
+/// Bound on one node's D-Bus call or file edit.
+const NODE_LIMIT: Duration = Duration::from_secs(20);
+
+/// One managed export.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Export {
+    pub name: String,
+    pub id: u16,
+    pub path: String,
+    pub pseudo: String,
+    pub file: PathBuf,
+}
+
+/// What a new export serves.
+#[derive(Clone, Debug)]
+pub struct NewExport {
+    pub name: String,
+    /// `None`: the next free id.
+    pub id: Option<u16>,
+    pub path: String,
+    /// `None`: the same as `path`.
+    pub pseudo: Option<String>,
+    /// FSAL GLUSTER volume; `None`: FSAL VFS on `path`.
+    pub volume: Option<String>,
+    pub read_only: bool,
+}
+
+/// The outcome on one node.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NodeResult {
+    pub node: String,
+    pub ok: bool,
+    pub message: String,
+}
+
+fn file_for(dir: &str, name: &str) -> PathBuf {
+    Path::new(dir).join(format!("export.{name}.conf"))
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+/// The value of `key = value;` in a ganesha config text (first occurrence, keys compared
+/// case-insensitively as ganesha does), quotes removed.
+fn setting(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        let (k, v) = line.split_once('=')?;
+        k.trim().eq_ignore_ascii_case(key).then(|| {
+            v.trim()
+                .trim_end_matches(';')
+                .trim()
+                .trim_matches('"')
+                .to_owned()
+        })
+    })
+}
+
+/// Every `Export_Id` in a ganesha config text.
+fn export_ids(text: &str) -> Vec<u16> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.split('#').next().unwrap_or_default();
+            let (k, v) = line.split_once('=')?;
+            k.trim()
+                .eq_ignore_ascii_case("Export_Id")
+                .then(|| v.trim().trim_end_matches(';').trim().parse().ok())
+                .flatten()
+        })
+        .collect()
+}
+
+/// The exports ganesha-ha manages, by name.
+pub fn list(spec: &ClusterSpec) -> Result<Vec<Export>, String> {
+    let dir = spec.exports_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("reading {dir}: {e}")),
+    };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(name) = file_name
+            .strip_prefix("export.")
+            .and_then(|n| n.strip_suffix(".conf"))
+        else {
+            continue;
+        };
+        let file = entry.path();
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let id = setting(&text, "Export_Id")
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{}: no valid Export_Id", file.display()))?;
+        out.push(Export {
+            name: name.to_owned(),
+            id,
+            path: setting(&text, "Path").unwrap_or_default(),
+            pseudo: setting(&text, "Pseudo").unwrap_or_default(),
+            file,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// The EXPORT block of `new` with `id`.
+pub fn render(new: &NewExport, id: u16) -> String {
+    let pseudo = new.pseudo.as_deref().unwrap_or(&new.path);
+    let mut s = String::new();
+    let _ = writeln!(s, "# Managed by ganesha-ha (export {}).", new.name);
+    let _ = writeln!(s, "EXPORT {{");
+    let _ = writeln!(s, "\tExport_Id = {id};");
+    let _ = writeln!(s, "\tPath = \"{}\";", new.path);
+    let _ = writeln!(s, "\tPseudo = \"{pseudo}\";");
+    let access = if new.read_only { "RO" } else { "RW" };
+    let _ = writeln!(s, "\tAccess_Type = {access};");
+    let _ = writeln!(s, "\tSquash = No_Root_Squash;");
+    let _ = writeln!(s, "\tSecType = sys;");
+    let _ = writeln!(s, "\tProtocols = 4;");
+    let _ = writeln!(s, "\tTransports = TCP;");
+    match &new.volume {
+        Some(volume) => {
+            let _ = writeln!(
+                s,
+                "\tFSAL {{\n\t\tName = GLUSTER;\n\t\tHostname = \"localhost\";\n\t\tVolume = \"{volume}\";\n\t}}"
+            );
+        }
+        None => {
+            let _ = writeln!(s, "\tFSAL {{\n\t\tName = VFS;\n\t}}");
+        }
+    }
+    let _ = writeln!(s, "}}");
+    s
+}
+
+/// Checks a value that goes into a quoted ganesha setting.
+fn check_value(what: &str, v: &str) -> Result<(), String> {
+    if v.is_empty() || v.contains(['"', '\n', ';', '{', '}', '#']) {
+        return Err(format!(
+            "{what} `{v}` cannot go into ganesha's configuration (no quotes, ;, braces or #)"
+        ));
+    }
+    Ok(())
+}
+
+/// The nodes of `spec` Pacemaker sees online (all of them when the cluster cannot tell).
+fn online_nodes(spec: &ClusterSpec) -> Vec<&NodeSpec> {
+    match crate::form::local_view() {
+        Some(view) => spec
+            .nodes
+            .iter()
+            .filter(|n| view.nodes.iter().any(|v| v.name == n.name && v.online))
+            .collect(),
+        None => spec.nodes.iter().collect(),
+    }
+}
+
+/// Runs `ganesha-ha node-export ARGS` on every online node.
+fn on_every_node(spec: &ClusterSpec, transport: &dyn Transport, args: &[&str]) -> Vec<NodeResult> {
+    let program = std::env::current_exe()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "ganesha-ha".to_owned());
+    let mut argv = vec![program.as_str(), "node-export"];
+    argv.extend_from_slice(args);
+    online_nodes(spec)
+        .into_iter()
+        .map(|node| {
+            let out = transport.output(node, &argv, None, NODE_LIMIT + Duration::from_secs(5));
+            let (ok, message) = match out {
+                Ok(o) => {
+                    let text = if o.status.success() {
+                        &o.stdout
+                    } else {
+                        &o.stderr
+                    };
+                    (
+                        o.status.success(),
+                        String::from_utf8_lossy(text).trim().to_owned(),
+                    )
+                }
+                Err(e) => (false, e.to_string()),
+            };
+            NodeResult {
+                node: node.name.clone(),
+                ok,
+                message,
+            }
+        })
+        .collect()
+}
+
+/// The `%include` line for `file`.
+fn include_line(file: &Path) -> String {
+    format!("%include \"{}\"", file.display())
+}
+
+/// Adds (`present`) or removes the `%include` of `file` in every node's ganesha.conf.
+fn set_include(
+    spec: &ClusterSpec,
+    transport: &dyn Transport,
+    file: &Path,
+    present: bool,
+) -> Result<(), String> {
+    let line = include_line(file);
+    for node in &spec.nodes {
+        let conf = &spec.ganesha.config;
+        let text = transport
+            .read_file(node, conf, NODE_LIMIT)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{}: {conf} does not exist", node.name))?;
+        let text = String::from_utf8_lossy(&text).into_owned();
+        let has = text.lines().any(|l| l.trim() == line);
+        let new = match (present, has) {
+            (true, false) => {
+                let sep = if text.ends_with('\n') || text.is_empty() {
+                    ""
+                } else {
+                    "\n"
+                };
+                format!("{text}{sep}{line}\n")
+            }
+            (false, true) => {
+                let kept: Vec<&str> = text.lines().filter(|l| l.trim() != line).collect();
+                kept.join("\n") + "\n"
+            }
+            _ => continue,
+        };
+        transport
+            .put_file(node, conf, new.as_bytes(), "0644", NODE_LIMIT)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// Writes the export file, includes it on every node, and adds it live on every online node.
+pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResult>), String> {
+    if !valid_name(&new.name) {
+        return Err(format!(
+            "export name `{}`: use letters, digits, '-', '_' and '.'",
+            new.name
+        ));
+    }
+    check_value("path", &new.path)?;
+    if !new.path.starts_with('/') {
+        return Err(format!("path `{}` is not absolute", new.path));
+    }
+    let pseudo = new.pseudo.clone().unwrap_or_else(|| new.path.clone());
+    check_value("pseudo path", &pseudo)?;
+    if !pseudo.starts_with('/') {
+        return Err(format!("pseudo path `{pseudo}` is not absolute"));
+    }
+    if let Some(v) = &new.volume {
+        check_value("volume", v)?;
+    }
+    let existing = list(spec)?;
+    if existing.iter().any(|e| e.name == new.name) {
+        return Err(format!("export {} exists already", new.name));
+    }
+    if let Some(e) = existing.iter().find(|e| e.pseudo == pseudo) {
+        return Err(format!(
+            "pseudo path {pseudo} is export {}'s already",
+            e.name
+        ));
+    }
+    // Ids in use: ours, and those of the local ganesha.conf's own blocks.
+    let mut used: Vec<u16> = existing.iter().map(|e| e.id).collect();
+    if let Ok(text) = std::fs::read_to_string(&spec.ganesha.config) {
+        used.extend(export_ids(&text));
+    }
+    let id = match new.id {
+        Some(0) => return Err("Export_Id 0 is the pseudo root's".into()),
+        Some(id) if used.contains(&id) => return Err(format!("Export_Id {id} is in use")),
+        Some(id) => id,
+        None => used
+            .iter()
+            .max()
+            .map_or(Some(1), |m| m.checked_add(1))
+            .ok_or("no free Export_Id")?,
+    };
+    let dir = spec.exports_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+    let file = file_for(&dir, &new.name);
+    let tmp = file.with_extension("conf.ganesha-ha-new");
+    std::fs::write(&tmp, render(new, id))
+        .and_then(|()| std::fs::rename(&tmp, &file))
+        .map_err(|e| format!("writing {}: {e}", file.display()))?;
+    let transport = transport::for_spec(spec);
+    set_include(spec, transport.as_ref(), &file, true)?;
+    let file_arg = file.to_string_lossy().into_owned();
+    let results = on_every_node(
+        spec,
+        transport.as_ref(),
+        &["add", &file_arg, &id.to_string()],
+    );
+    let export = Export {
+        name: new.name.clone(),
+        id,
+        path: new.path.clone(),
+        pseudo,
+        file,
+    };
+    Ok((export, results))
+}
+
+/// The managed export called `name`, or with that Export_Id.
+pub fn find(spec: &ClusterSpec, name: &str) -> Result<Export, String> {
+    let all = list(spec)?;
+    all.iter()
+        .find(|e| e.name == name || e.id.to_string() == name)
+        .cloned()
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+            format!(
+                "no export {name} in {} (exports: {names:?})",
+                spec.exports_dir()
+            )
+        })
+}
+
+/// Removes the export live on every online node, its includes and its file.
+pub fn remove(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), String> {
+    let export = find(spec, name)?;
+    let transport = transport::for_spec(spec);
+    let results = on_every_node(
+        spec,
+        transport.as_ref(),
+        &["remove", &export.id.to_string()],
+    );
+    set_include(spec, transport.as_ref(), &export.file, false)?;
+    std::fs::remove_file(&export.file)
+        .map_err(|e| format!("removing {}: {e}", export.file.display()))?;
+    Ok((export, results))
+}
+
+/// `UpdateExport` of the export's block on every online node.
+pub fn refresh(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), String> {
+    let export = find(spec, name)?;
+    let transport = transport::for_spec(spec);
+    let file_arg = export.file.to_string_lossy().into_owned();
+    let results = on_every_node(
+        spec,
+        transport.as_ref(),
+        &["update", &file_arg, &export.id.to_string()],
+    );
+    Ok((export, results))
+}
+
+/// The local half (`ganesha-ha node-export`): one ExportMgr call on this node's bus.
+pub fn node_call(action: &str, args: &[String]) -> Result<String, String> {
+    use ganesha_agents::dbus::GaneshaAdmin;
+    let admin = GaneshaAdmin::connect(NODE_LIMIT).map_err(|e| e.to_string())?;
+    let expr = |id: &str| format!("EXPORT(Export_Id={id})");
+    match (action, args) {
+        ("add", [file, id]) => admin
+            .add_export(file, &expr(id), NODE_LIMIT)
+            .map_err(|e| e.to_string()),
+        ("update", [file, id]) => admin
+            .update_export(file, &expr(id), NODE_LIMIT)
+            .map_err(|e| e.to_string()),
+        ("remove", [id]) => {
+            let id: u16 = id.parse().map_err(|_| format!("bad Export_Id {id}"))?;
+            admin
+                .remove_export(id, NODE_LIMIT)
+                .map(|()| format!("export {id} removed"))
+                .map_err(|e| e.to_string())
+        }
+        _ => Err(format!("node-export {action}: wrong arguments {args:?}")),
+    }
+}
+
+/// A table of per-node results.
+pub fn render_results(what: &str, results: &[NodeResult]) -> String {
+    let mut s = String::new();
+    for r in results {
+        let verdict = if r.ok { "ok" } else { "FAILED" };
+        let _ = writeln!(s, "{:<16}{what}: {verdict}  {}", r.node, r.message);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn render_and_read_back() {
+        let new = NewExport {
+            name: "data".into(),
+            id: None,
+            path: "/srv/data".into(),
+            pseudo: Some("/data".into()),
+            volume: None,
+            read_only: false,
+        };
+        let text = render(&new, 7);
+        assert_eq!(setting(&text, "export_id").as_deref(), Some("7"));
+        assert_eq!(setting(&text, "Pseudo").as_deref(), Some("/data"));
+        assert_eq!(setting(&text, "Path").as_deref(), Some("/srv/data"));
+        assert_eq!(
+            export_ids(&format!("{text}\n# Export_Id = 9;\nexport_id=3;")),
+            [7, 3]
+        );
+    }
+
+    #[test]
+    fn unsafe_values_are_refused() {
+        assert!(check_value("path", "/a\"; }").is_err());
+        assert!(check_value("path", "/a/b").is_ok());
+        assert!(!valid_name("../x") && !valid_name("") && valid_name("vol-1.a"));
+    }
+}
