@@ -251,17 +251,20 @@ pub fn teardown(
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, String> {
     let removed = remove_resources(spec, timeout, progress)?;
+    let local = transport::local_node_name();
     let mut ours: Vec<&NodeSpec> = Vec::new();
-    for node in &spec.nodes {
-        if form::formed_by_us(transport, node)? {
-            ours.push(node);
+    // This node's own corosync.conf tells first, without reaching the others.
+    if form::local_conf_is_ours() {
+        for node in &spec.nodes {
+            if form::formed_by_us(transport, node)? {
+                ours.push(node);
+            }
         }
     }
     if ours.is_empty() {
         progress("the cluster was not formed by ganesha-ha: it keeps running");
         return Ok(removed);
     }
-    let local = transport::local_node_name();
     form::dissolve(&ours, transport, local.as_deref(), progress)?;
     Ok(Outcome::Applied)
 }

@@ -68,6 +68,13 @@ pub fn form(
     // A formed cluster is taken as it is, except that nodelists ganesha-ha wrote follow the
     // configuration (a node added or deleted).
     let formed = local_view().is_some_and(|v| is_formed(spec, &v));
+    if formed {
+        // A cluster someone else formed (this node's corosync.conf is not ours) is used as it
+        // is, without reaching the other nodes.
+        if !local_conf_is_ours() {
+            return Ok(Formation::AlreadyFormed);
+        }
+    }
     let say = |line: &str| {
         progress(&format!(
             "[{:5.1}s] {line}",
@@ -208,6 +215,11 @@ fn wait_formed(
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// Whether this node's corosync.conf was written by ganesha-ha.
+pub fn local_conf_is_ours() -> bool {
+    std::fs::read(CONF_PATH).is_ok_and(|c| c.starts_with(MARKER.as_bytes()))
 }
 
 /// Whether ganesha-ha formed the cluster `node` belongs to (its corosync.conf is ours).

@@ -94,13 +94,16 @@ pub trait Transport {
         path: &str,
         bound: Duration,
     ) -> Result<Option<Vec<u8>>, TransportError> {
-        // `cat` tells a missing file (status 1, "No such file") from other failures.
+        // `cat` tells a missing file (status 1, "cat: PATH: No such file or directory") from
+        // other failures (ssh's own are status 255).
         let out = self.output(node, &["cat", "--", path], None, bound)?;
         if out.status.success() {
             return Ok(Some(out.stdout));
         }
         let err = String::from_utf8_lossy(&out.stderr);
-        if err.contains("No such file") {
+        if out.status.code() == Some(1)
+            && err.contains(&format!("cat: {path}: No such file or directory"))
+        {
             Ok(None)
         } else {
             Err(TransportError {
