@@ -1,6 +1,8 @@
 //! Time from `ganesha-ha setup` on an already formed 4-node lab cluster to every resource
 //! started, beside the design's reference (15-30 s for Corosync/Pacemaker setup on four
-//! nodes); cluster formation (the lab's `up`) reported separately.
+//! nodes); cluster formation (the lab's `up`) reported separately. Then the same from bare
+//! nodes: `ganesha-ha setup` forming the cluster itself (corosync.conf and authkey
+//! distributed, stacks started, quorum and a DC), reported as formation and the rest.
 //! `cargo bench -p ganesha-ha --bench setup` (root; build the workspace first).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -34,6 +36,7 @@ fn run() {
         .unwrap()
         .into();
     let (mut forms, mut setups) = (Vec::new(), Vec::new());
+    let (mut bare_forms, mut bare_totals) = (Vec::new(), Vec::new());
     for run in 1..=RUNS {
         let lab = Lab::up(LabOptions {
             nodes: 4,
@@ -75,6 +78,59 @@ fn run() {
         forms.push(lab.startup_time());
         setups.push(took);
         lab.down().unwrap_or_else(|e| panic!("{e}"));
+
+        let lab = Lab::up(LabOptions {
+            nodes: 4,
+            agents_dir: Some(bin_dir.clone()),
+            ganesha_service: true,
+            form_cluster: false,
+            ..LabOptions::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let mut conf = String::from(
+            "HA_NAME=lab\nHA_CLUSTER_NODES=node1,node2,node3,node4\nHA_VIP_NIC=eth0\n",
+        );
+        for i in 1..=4 {
+            conf.push_str(&format!(
+                "VIP_node{i}=192.0.2.{}/24\nHA_NODE_ADDR_node{i}=192.0.2.{}\n",
+                100 + i,
+                10 + i
+            ));
+        }
+        conf.push_str(&format!(
+            "HA_FENCE_lab-fencing=\"fence_ganesha_lab state_file={sf}\"\nHA_STATE_MOUNT={}\n\
+             HA_TRANSPORT=lab:{sf}\n",
+            lab.shared_dir().display(),
+            sf = lab.state_file().display(),
+        ));
+        let file = lab.root_dir().join("ganesha-ha.conf");
+        std::fs::write(&file, conf).unwrap();
+        let t = Instant::now();
+        let out = lab
+            .node(0)
+            .command(env!("CARGO_BIN_EXE_ganesha-ha"))
+            .args(["setup", "--config", &file.display().to_string()])
+            .output()
+            .unwrap();
+        let total = t.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // "[  5.6s] cluster formed: ..."
+        let formed = stdout
+            .lines()
+            .find(|l| l.contains("cluster formed"))
+            .and_then(|l| l.trim_start_matches('[').split('s').next())
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .map(Duration::from_secs_f64)
+            .unwrap();
+        println!("run {run}: bare nodes: cluster formed by setup in {formed:.1?}, every resource started {total:.1?}");
+        bare_forms.push(formed);
+        bare_totals.push(total);
+        lab.down().unwrap_or_else(|e| panic!("{e}"));
     }
     let median = |v: &mut Vec<Duration>| {
         v.sort();
@@ -86,5 +142,13 @@ fn run() {
     println!(
         "| cluster formation (lab up: corosync, pacemaker, quorum, DC, fencing) | {:.1?} | | |",
         median(&mut forms)
+    );
+    println!(
+        "| ganesha-ha setup on bare nodes: cluster formed (files, stacks, quorum, DC) | {:.1?} | | |",
+        median(&mut bare_forms)
+    );
+    println!(
+        "| ganesha-ha setup on bare nodes: total to every resource started | {:.1?} | 15-30 s | |",
+        median(&mut bare_totals)
     );
 }

@@ -126,6 +126,7 @@ const KNOWN_KEYS: &[&str] = &[
     "HA_VIP_NIC",
     "HA_TRANSPORT",
     "HA_EXPORTS_DIR",
+    "HA_SSH_KNOWN_HOSTS",
 ];
 
 const VIP_PREFIX: &str = "VIP_";
@@ -705,6 +706,9 @@ fn interpret(entries: &[Entry], broken: &HashSet<String>, cx: &mut Cx<'_>) -> Op
         if let Some(p) = check(cx, e, abs_path(&e.value)) {
             ssh.key = p;
         }
+    }
+    if let Some(e) = get("HA_SSH_KNOWN_HOSTS", cx) {
+        ssh.known_hosts = check(cx, e, abs_path(&e.value));
     }
     let transport = match get("HA_TRANSPORT", cx) {
         Some(e) => check(cx, e, transport_kind(&e.value)).unwrap_or_default(),
@@ -1862,7 +1866,8 @@ VIP_server2="10.0.2.2"
             spec.ssh,
             SshSettings {
                 user: "hacluster".into(),
-                key: "/root/.ssh/id_ed25519".into()
+                key: "/root/.ssh/id_ed25519".into(),
+                known_hosts: None,
             }
         );
         assert!(spec.portblock);

@@ -162,11 +162,28 @@ pub fn form(
             break;
         }
     }
-    for node in &spec.nodes {
-        transport
-            .start_stack(node, START_LIMIT)
-            .map_err(|e| format!("starting the cluster stack: {e}"))?;
-    }
+    // All nodes at once, as they boot in a real cluster: the members wait for each other.
+    let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = spec
+            .nodes
+            .iter()
+            .map(|node| {
+                scope.spawn(move || {
+                    transport
+                        .start_stack(node, START_LIMIT)
+                        .map_err(|e| format!("starting the cluster stack: {e}"))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("starting the cluster stack: a thread failed".into()))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
     say("corosync and pacemaker started on every node");
     wait_formed(spec, started, timeout, &say)?;
     Ok(Formation::Formed { written })

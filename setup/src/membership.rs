@@ -156,3 +156,39 @@ fn purge_recovery_state(spec: &ClusterSpec, node: &str) -> Result<(), String> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    #[test]
+    fn purge_removes_the_node_and_the_links_to_it_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "HA_NAME=c\nHA_CLUSTER_NODES=a,b\nVIP_a=10.0.2.1\nVIP_b=10.0.2.2\nHA_STONITH=off\n\
+             HA_STATE_MOUNT={}\n",
+            dir.path().display()
+        );
+        let spec = parse(&text, Path::new("t.conf")).unwrap();
+        let base = dir.path().join("nfs-ganesha");
+        for n in ["a", "b", "c"] {
+            std::fs::create_dir_all(base.join(n).join("ganesha/v4recov")).unwrap();
+        }
+        for (from, to) in [("a", "c"), ("b", "c"), ("a", "b"), ("c", "a")] {
+            std::os::unix::fs::symlink(
+                format!("../../{to}/ganesha"),
+                base.join(from).join("ganesha").join(to),
+            )
+            .unwrap();
+        }
+        purge_recovery_state(&spec, "c").unwrap();
+        assert!(!base.join("c").exists());
+        assert!(base.join("a/ganesha/b").symlink_metadata().is_ok());
+        assert!(base.join("a/ganesha/c").symlink_metadata().is_err());
+        assert!(base.join("b/ganesha/c").symlink_metadata().is_err());
+        assert!(base.join("a/ganesha/v4recov").is_dir());
+        purge_recovery_state(&spec, "c").unwrap();
+    }
+}

@@ -147,6 +147,9 @@ pub enum TransportKind {
 pub struct SshSettings {
     pub user: String,
     pub key: String,
+    /// `HA_SSH_KNOWN_HOSTS`: the known-hosts file (ssh's own default otherwise). Host keys
+    /// are always checked.
+    pub known_hosts: Option<String>,
 }
 
 impl Default for SshSettings {
@@ -154,6 +157,7 @@ impl Default for SshSettings {
         SshSettings {
             user: "root".into(),
             key: "/var/lib/glusterd/nfs/secret.pem".into(),
+            known_hosts: None,
         }
     }
 }

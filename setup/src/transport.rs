@@ -25,8 +25,8 @@ pub struct TransportError {
     pub message: String,
 }
 
-/// Runs commands on cluster nodes.
-pub trait Transport {
+/// Runs commands on cluster nodes (from several threads at once).
+pub trait Transport: Sync {
     /// Runs `argv` on `node` with `input` on its stdin, for at most `bound`; the output
     /// whatever the exit status (an error only when it could not run or timed out).
     fn output(
@@ -132,6 +132,7 @@ pub fn for_spec(spec: &ClusterSpec) -> Box<dyn Transport> {
         TransportKind::Ssh => Box::new(Ssh {
             user: spec.ssh.user.clone(),
             key: spec.ssh.key.clone(),
+            known_hosts: spec.ssh.known_hosts.clone(),
             local: local_node_name(),
         }),
         TransportKind::Lab { state_file } => Box::new(Lab {
@@ -165,6 +166,8 @@ fn bounded(
 pub struct Ssh {
     pub user: String,
     pub key: String,
+    /// A known-hosts file instead of ssh's default.
+    pub known_hosts: Option<String>,
     /// The node this program runs on: its commands run directly.
     pub local: Option<String>,
 }
@@ -184,8 +187,11 @@ impl Ssh {
         let mut cmd = Command::new("ssh");
         cmd.args(["-i", &self.key, "-l", &self.user])
             .args(["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"])
-            .args(["-o", &format!("ConnectTimeout={connect}")])
-            .args(["--", &host])
+            .args(["-o", &format!("ConnectTimeout={connect}")]);
+        if let Some(file) = &self.known_hosts {
+            cmd.args(["-o", &format!("UserKnownHostsFile={file}")]);
+        }
+        cmd.args(["--", &host])
             .args(argv.iter().map(|a| shell_quote(a)));
         cmd
     }
@@ -313,6 +319,7 @@ mod tests {
         let ssh = Ssh {
             user: "root".into(),
             key: "/k".into(),
+            known_hosts: None,
             local: Some("node1".into()),
         };
         let cmd = ssh.command(
@@ -339,6 +346,7 @@ mod tests {
         let ssh = Ssh {
             user: "root".into(),
             key: "/k".into(),
+            known_hosts: None,
             local: Some("node2".into()),
         };
         let out = ssh
@@ -358,6 +366,7 @@ mod tests {
         let ssh = Ssh {
             user: "root".into(),
             key: "/k".into(),
+            known_hosts: None,
             local: Some("node2".into()),
         };
         let n = node("node2");

@@ -77,3 +77,28 @@ fn dry_run_writes_a_cib_crm_verify_accepts_and_warns_without_fencing() {
         String::from_utf8_lossy(&verify.stderr)
     );
 }
+
+#[test]
+fn add_and_delete_refuse_bad_input_before_touching_the_cluster_or_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("ganesha-ha.conf");
+    let text = "# cluster A\nHA_NAME=ok\nHA_CLUSTER_NODES=a,b\nVIP_a=10.0.2.1\nVIP_b=10.0.2.2\nHA_STONITH=off\n";
+    std::fs::write(&conf, text).unwrap();
+    let c = conf.to_str().unwrap();
+    for (args, want) in [
+        (vec!["add", "c", "10.0.2.300"], "VIP_c"),
+        (vec!["add", "c", "10.0.2.1"], "10.0.2.1"),
+        (vec!["add", "a", "10.0.2.9"], "already in HA_CLUSTER_NODES"),
+        (vec!["delete", "z"], "not in HA_CLUSTER_NODES"),
+    ] {
+        let mut argv = args.clone();
+        argv.extend(["--config", c]);
+        let (code, _, err) = ganesha_ha(&argv);
+        assert_eq!(code, 1, "{argv:?}: {err}");
+        assert!(err.contains(want), "{argv:?}: {err}");
+        assert_eq!(std::fs::read_to_string(&conf).unwrap(), text, "{argv:?}");
+    }
+    // The invalid VIP is reported with the line the edit would have given it.
+    let (_, _, err) = ganesha_ha(&["add", "c", "10.0.2.300", "--config", c]);
+    assert!(err.contains(&format!("{c}:7: VIP_c")), "{err}");
+}
