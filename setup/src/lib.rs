@@ -16,6 +16,7 @@ pub mod cib;
 pub mod config;
 pub mod corosync;
 pub mod generate;
+pub mod georep_cli;
 pub mod install;
 pub mod spec;
 pub mod status;
@@ -73,6 +74,9 @@ enum Command {
         #[arg(long, default_value_t = 120)]
         timeout: u64,
     },
+    /// GlusterFS geo-replication sessions: create, start, stop, pause, resume, delete,
+    /// config, status, checkpoint, exists, running.
+    Georep(georep_cli::GeorepArgs),
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
         /// Print JSON instead of a table.
@@ -114,6 +118,9 @@ fn crm_mon_xml(file: Option<PathBuf>) -> Result<String, String> {
 /// Runs the command line; errors are printed and become exit status 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Georep(args) = cli.command {
+        return georep_cli::run(args);
+    }
     if let Command::Status {
         json,
         crm_mon_xml: file,
@@ -149,7 +156,7 @@ pub fn main() -> ExitCode {
                 None => Err(install::InstallError::NoSource),
             }
         }
-        Command::Status { .. } => Ok(()),
+        Command::Status { .. } | Command::Georep(_) => Ok(()),
         Command::Teardown { config, timeout } => {
             let done = generate::load(&config).and_then(|spec| {
                 apply::teardown(&spec, Duration::from_secs(timeout), &|line| {
