@@ -296,7 +296,7 @@ impl<R: Runner> Gluster<R> {
         if opts.force {
             rest.push("force");
         }
-        self.action(primary, secondary, &rest)?;
+        let mut outcome = self.action(primary, secondary, &rest)?;
         if let Some(port) = &port {
             self.config_set(primary, secondary, "ssh-port", port)?;
         }
@@ -310,7 +310,8 @@ impl<R: Runner> Gluster<R> {
                 self.wait_secondary_read_only(secondary)?;
             }
         }
-        Ok(self.outcome())
+        outcome.notes.extend(self.outcome().notes);
+        Ok(outcome)
     }
 
     /// Waits until the secondary volume has `features.read-only on`, the push-pem hook's
@@ -351,7 +352,8 @@ impl<R: Runner> Gluster<R> {
         force: bool,
     ) -> Result<Outcome, Error> {
         self.check_rsync(primary, secondary)?;
-        self.action(
+        // The rsync check's notes come back with this action's.
+        let mut outcome = self.action(
             primary,
             secondary,
             if force {
@@ -382,7 +384,8 @@ impl<R: Runner> Gluster<R> {
                 None => return Err(Error::NoSession(format!("{primary} {secondary}"))),
             }
         }
-        Ok(self.outcome())
+        outcome.notes.extend(self.outcome().notes);
+        Ok(outcome)
     }
 
     /// With `sync-method rsync`, asks the secondary for its rsync version over ssh (as the
