@@ -122,6 +122,10 @@ fn session_lifecycle_on_real_glusterfs() {
     assert!(session.primary_volume_id.is_some() && session.secondary_volume_id.is_some());
     assert_eq!(session.details.len(), 1);
     assert!(!g.running("pvol", &secondary).unwrap());
+    // The same session in the all-sessions and the per-volume status.
+    for listed in [g.status_all().unwrap(), g.status_volume("pvol").unwrap()] {
+        assert_eq!(listed, vec![session.clone()]);
+    }
 
     // start: Debian's rsync 3.5.0 is detected on the secondary and the session moves to tarssh.
     let outcome = g.start("pvol", &secondary, false).unwrap();
