@@ -18,6 +18,7 @@ pub mod corosync;
 pub mod exports;
 pub mod form;
 pub mod generate;
+pub mod georep_cli;
 pub mod install;
 pub mod membership;
 pub mod spec;
@@ -134,6 +135,9 @@ enum Command {
     /// node): add FILE ID | update FILE ID | remove ID.
     #[command(hide = true)]
     NodeExport { action: String, args: Vec<String> },
+    /// GlusterFS geo-replication sessions: create, start, stop, pause, resume, delete,
+    /// config, status, checkpoint, exists, running.
+    Georep(georep_cli::GeorepArgs),
     /// HEALTHY / FAILOVER / BAD, from crm_mon's XML, with each VIP's home and current node.
     Status {
         /// Print JSON instead of a table.
@@ -310,6 +314,9 @@ fn report(command: &str, done: Result<(), String>) -> ExitCode {
 /// Runs the command line; errors are printed and become exit status 1.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Georep(args) = cli.command {
+        return georep_cli::run(args);
+    }
     if let Command::Status {
         json,
         crm_mon_xml: file,
@@ -345,7 +352,7 @@ pub fn main() -> ExitCode {
                 None => Err(install::InstallError::NoSource),
             }
         }
-        Command::Status { .. } => Ok(()),
+        Command::Status { .. } | Command::Georep(_) => Ok(()),
         Command::Export { action, config } => return export_command(action, &config),
         Command::RefreshConfig {
             export,
