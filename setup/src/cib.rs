@@ -156,6 +156,14 @@ impl Primitive {
         self
     }
 
+    /// Sets the `description` of the operation added last.
+    pub fn describe_last_op(mut self, text: &str) -> Primitive {
+        if let Some(op) = self.ops.last_mut() {
+            op.extra.push(("description".to_owned(), text.to_owned()));
+        }
+        self
+    }
+
     /// Adds a recurring monitor at `OCF_CHECK_LEVEL` `depth`.
     pub fn monitor_at_depth(
         mut self,
@@ -1194,6 +1202,21 @@ fn ganesha_clone(id: &str, child: Primitive, meta: &[(&str, &str)]) -> Resource 
     })
 }
 
+/// Why ganesha_mon's monitor is what it is (the generated CIB carries it as the op's
+/// `description`; figures in docs/failover.md).
+pub const MON_MONITOR_WHY: &str = "Failure detection: every 1 s by default at depth 10 (the \
+    daemon must own its pid file and answer get_grace on D-Bus within 5 s). A dead daemon is \
+    seen within the interval, a hung one within the interval plus 5 s; then grace-active is \
+    withdrawn, the survivors enter grace and the VIP moves. A steady-state call costs about \
+    3 ms, and its 10 s timeout is far from what a busy node needs, so a short interval buys \
+    fast failover without false ones.";
+
+/// Why ganesha_nfsd's monitor is what it is.
+pub const NFSD_MONITOR_WHY: &str = "Recovery: every 10 s by default at depth 10 (the daemon \
+    answers on D-Bus within dbus_timeout); on failure Pacemaker restarts the daemon, killing \
+    a hung one, and ganesha_mon brings the VIP home once it is healthy again. Longer than \
+    ganesha_mon's interval so that a failure usually moves the VIP first.";
+
 /// The complete configuration of an HA NFS-Ganesha cluster (see the module docs and the
 /// README, "Constraints: grace before the VIP moves, without a sleep").
 pub fn model(spec: &ClusterSpec) -> Cib {
@@ -1238,7 +1261,8 @@ pub fn model(spec: &ClusterSpec) -> Cib {
         .op("start", "0s", Some("60s"))
         .op("stop", "0s", Some("60s"))
         // Depth 10: the daemon must answer on D-Bus, so a hung one is recovered (restarted).
-        .monitor_at_depth(&spec.intervals.nfsd, Some("20s"), 10);
+        .monitor_at_depth(&spec.intervals.nfsd, Some("20s"), 10)
+        .describe_last_op(NFSD_MONITOR_WHY);
     cib.resources
         .push(ganesha_clone(NFSD_CLONE, nfsd, &[("interleave", "true")]));
 
@@ -1246,7 +1270,8 @@ pub fn model(spec: &ClusterSpec) -> Cib {
         .param("pid_file", &spec.ganesha.pid_file)
         // Depth 10: a daemon that lives but does not answer (hung) is unhealthy, so its VIP
         // moves as for a dead one.
-        .monitor_at_depth(&spec.intervals.mon, Some("10s"), 10);
+        .monitor_at_depth(&spec.intervals.mon, Some("10s"), 10)
+        .describe_last_op(MON_MONITOR_WHY);
     cib.resources.push(ganesha_clone(MON_CLONE, mon, &[]));
 
     let grace = Primitive::new("nfs-grace", "ocf", Some("ganesha"), "ganesha_grace")

@@ -52,6 +52,7 @@ fn daemon_failure(ha: &Ha, victim: usize, how: FailMode, expected_failures: &[&s
     let home = failed_at.elapsed();
     let (vips, grace) = watch.finish();
     let order = assert_failover_order(ha, &vips, &grace, failed, &survivors, failed_at, &marks);
+    util::ha::assert_others_stayed_home(ha, &vips, &[vip]);
     println!("{how} on {failed}: VIP moved after {moved:.1?}, home after {home:.1?}; {order}");
     // Failback: every survivor released the peer's clients (2:<peer>) before its VIP returned.
     for (i, name) in names.iter().enumerate() {
@@ -141,6 +142,7 @@ fn node_failure(ha: &Ha, victim: usize, how: FailMode) {
     let (vips, grace) = watch.finish();
     let fenced = util::ha::assert_fenced_before_vip(ha, failed, &marks);
     let order = assert_failover_order(ha, &vips, &grace, failed, &survivors, failed_at, &marks);
+    util::ha::assert_others_stayed_home(ha, &vips, &[vip]);
     println!("{how} of {failed}: VIP on a survivor after {moved:.1?}, home after {home:.1?}; {fenced}; {order}");
     for (i, name) in names.iter().enumerate() {
         if name != failed {

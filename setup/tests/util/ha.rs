@@ -421,10 +421,20 @@ fn grace_of(holder: u32) -> Option<bool> {
 /// Reads `file` through `vip` with nfs-cat (NFSv4.0, one-shot) from the network namespace of
 /// the node whose holder is `client`.
 pub fn read_from(client: u32, vip: Ipv4Addr, file: &str) -> Result<Vec<u8>, String> {
+    read_within(client, vip, file, Duration::from_secs(10))
+}
+
+/// [`read_from`], killed after `bound`.
+pub fn read_within(
+    client: u32,
+    vip: Ipv4Addr,
+    file: &str,
+    bound: Duration,
+) -> Result<Vec<u8>, String> {
     let url = format!("nfs://{vip}/export/{file}?version=4");
     match run_bounded(
         Command::new("nsenter").args(["-t", &client.to_string(), "-n", "--", "nfs-cat", &url]),
-        Duration::from_secs(10),
+        bound,
     ) {
         Ok(o) if o.status.success() => Ok(o.stdout),
         Ok(o) => Err(format!(
@@ -691,6 +701,30 @@ impl Watch {
             },
             self.grace.finish(),
         )
+    }
+}
+
+/// No false failover: every VIP but `moving` was on its home node, and only there, at every
+/// poll of the scenario.
+pub fn assert_others_stayed_home(ha: &Ha, vips: &VipHistory, moving: &[Ipv4Addr]) {
+    let names = ha.names();
+    for round in &vips.rounds {
+        for (i, home) in names.iter().enumerate() {
+            let vip = vip_of(i);
+            if moving.contains(&vip) {
+                continue;
+            }
+            let on: Vec<&str> = round
+                .iter()
+                .filter(|p| p.value.as_ref().is_some_and(|a| a.contains(&vip)))
+                .map(|p| p.node.as_str())
+                .collect();
+            assert!(
+                on == [home.as_str()],
+                "{vip} left {home} (on {on:?}): a failover nobody caused\n{}",
+                ha.context()
+            );
+        }
     }
 }
 
