@@ -1,6 +1,7 @@
 //! More of the failover fault matrix (issue 5; see `ha_faults.rs` for what every scenario
-//! asserts): two nodes failing one after the other on a 4-node lab, and Pacemaker restarted
-//! on one node while a client reads through every VIP.
+//! asserts): two nodes failing one after the other on a 4-node lab, Pacemaker restarted on
+//! one node while a client reads through every VIP, and Pacemaker killed on one node. At
+//! most two of these labs run at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod util;
@@ -10,12 +11,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ganesha_lab::{FailMode, Signal};
-use util::ha::{assert_failover_order, vip_of, Ha, Watch, SERVE_BOUND};
+use util::ha::{assert_failover_order, vip_of, Ha, LabSlot, Watch, SERVE_BOUND};
 
 /// ganesha.nfsd killed on node1, then, while node1's VIP is away, node2 crashes (fenced by
 /// the lab device): both VIPs fail over in grace and come home; quorum (3 of 4) holds.
 #[test]
 fn two_nodes_failing_one_after_the_other_on_four_nodes() {
+    let _slot = LabSlot::take();
     let ha = Ha::up(4);
     let t = Instant::now();
     let (vip1, vip2) = (ha.vip("node1"), ha.vip("node2"));
@@ -86,6 +88,7 @@ fn two_nodes_failing_one_after_the_other_on_four_nodes() {
 /// grace and comes home, reads through every VIP succeed again at the end.
 #[test]
 fn pacemaker_restarted_on_one_node_while_a_client_reads() {
+    let _slot = LabSlot::take();
     let ha = Ha::up(3);
     let t = Instant::now();
     let vip = ha.vip("node2");
@@ -165,6 +168,75 @@ fn pacemaker_restarted_on_one_node_while_a_client_reads() {
     let cleaned = ha.assert_healthy(&[]);
     println!(
         "pacemaker stopped on node2 after {down:.1?}, VIP home {home:.1?}; {order}; reads during the scenario: {ok} ok, {failed} refused or failed (grace), 0 wrong; all served {served:.1?} after failback; cleaned {cleaned:?}; scenario {:.1?}",
+        t.elapsed()
+    );
+    ha.down();
+}
+
+/// Pacemaker's daemons on node2 killed (SIGKILL; corosync keeps running): the cluster cannot
+/// know what node2 still runs, so it fences node2 (the lab device reboots it). Its VIP starts
+/// again only after the fencing, on a survivor in grace, or back on node2 when the rebooted
+/// node rejoined first; either way it ends home, served, the cluster HEALTHY.
+///
+/// Ignored: it reproduces a gap this project has not closed. When the fenced node rejoins
+/// while the DC runs the post-stop notifications, Pacemaker 2.1.5's DC discards the one for
+/// its own ganesha_grace instance ("Discarding attempt to perform action notify on nfs-grace
+/// in state S_INTEGRATION") and confirms it as ok, so the DC's ganesha.nfsd never enters grace
+/// for the fenced peer; when the VIP moves in that run, the order assertion fails (about
+/// half the runs here). `cargo test -p ganesha-ha --test ha_faults_more -- --ignored`.
+#[test]
+#[ignore = "reproduces the DC's discarded post-stop notification (docs/failover.md)"]
+fn pacemaker_killed_on_one_node_is_fenced_and_fails_back() {
+    let _slot = LabSlot::take();
+    let ha = Ha::up(3);
+    let t = Instant::now();
+    let vip = ha.vip("node2");
+    ha.wait_out_of_grace();
+    let marks = ha.log_marks();
+    let watch = Watch::start(&ha.lab);
+    let failed_at = Instant::now();
+    let node2 = ha.lab.node(1);
+    node2.fail(FailMode::KillPacemaker).unwrap();
+    ha.wait_until("node2 fenced", Duration::from_secs(90), || {
+        util::ha::first_logged(&ha, &marks, &["node2 was terminated", "OK"]).is_some()
+    });
+    let fenced_after = failed_at.elapsed();
+    ha.wait_until("node2 back on", Duration::from_secs(90), || {
+        node2.heal().is_ok() && node2.is_powered_on()
+    });
+    ha.wait_until("node2's VIP home", Duration::from_secs(180), || {
+        ha.holders()[&vip] == ["node2".to_owned()]
+    });
+    let home = failed_at.elapsed();
+    let (vips, grace) = watch.finish();
+    let fenced = util::ha::assert_fenced_before_vip(&ha, "node2", &marks);
+    let path = if vips.moved(vip, "node2", failed_at).is_some() {
+        assert_failover_order(
+            &ha,
+            &vips,
+            &grace,
+            "node2",
+            &["node1", "node3"],
+            failed_at,
+            &marks,
+        )
+    } else {
+        "node2 rejoined before its VIP moved; it started again at home".to_owned()
+    };
+    // Without a takeover no survivor needs grace. (Pacemaker 2.1.5 may even drop the DC's
+    // own post-stop notification when the fenced node rejoins at that moment: "Discarding
+    // attempt to perform action notify ... in state S_INTEGRATION", confirmed as ok. Had the
+    // VIP moved, assert_failover_order above would have caught a survivor without grace.)
+    let notified: Vec<&str> = [(0, "node1"), (2, "node3")]
+        .into_iter()
+        .filter(|(i, _)| ha.grace_sent(ha.lab.node(*i), "5:node2", marks[*i]))
+        .map(|(_, n)| n)
+        .collect();
+    util::ha::assert_others_stayed_home(&ha, &vips, &[vip]);
+    let served = ha.wait_serving(SERVE_BOUND);
+    let cleaned = ha.assert_healthy(&[]);
+    println!(
+        "pacemaker killed on node2: fenced {fenced_after:.1?} after, VIP home {home:.1?}; {fenced}; {path}; grace(5:node2) logged by {notified:?}; all served {served:.1?} after; cleaned {cleaned:?}; scenario {:.1?}",
         t.elapsed()
     );
     ha.down();

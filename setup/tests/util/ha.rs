@@ -25,6 +25,34 @@ pub fn vip_of(i: usize) -> Ipv4Addr {
 /// Grace_Period is 15 s, Lease_Lifetime 10 s).
 pub const SERVE_BOUND: Duration = Duration::from_secs(60);
 
+/// At most this many labs of one test binary run at once (the machine has 2 cores).
+const LAB_SLOTS: usize = 2;
+
+static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Held while a test's lab runs; taking one waits while [`LAB_SLOTS`] are taken.
+pub struct LabSlot;
+
+impl LabSlot {
+    pub fn take() -> LabSlot {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= LAB_SLOTS {
+            running = FREED.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        LabSlot
+    }
+}
+
+impl Drop for LabSlot {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        FREED.notify_one();
+    }
+}
+
 /// A cluster set up by `ganesha-ha setup`, with files in the export.
 pub struct Ha {
     pub lab: Lab,
