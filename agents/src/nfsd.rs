@@ -353,14 +353,25 @@ impl GaneshaNfsd {
         };
         // Half the budget for a clean D-Bus shutdown, then TERM, then KILL.
         let clean = deadline.portion(0.5);
-        match GaneshaAdmin::connect(clean.bound(cfg.dbus_timeout))
+        let asked = match GaneshaAdmin::connect(clean.bound(cfg.dbus_timeout))
             .and_then(|admin| admin.shutdown(clean.bound(cfg.dbus_timeout)))
         {
-            Ok((true, _)) => tracing::info!("asked ganesha.nfsd (pid {pid}) to shut down"),
-            Ok((false, error)) => tracing::warn!("ganesha.nfsd refused to shut down: {error}"),
-            Err(e) => tracing::warn!("D-Bus shutdown of ganesha.nfsd failed: {e}"),
-        }
-        if process::wait_for_exit(pid, clean) {
+            Ok((true, _)) => {
+                tracing::info!("asked ganesha.nfsd (pid {pid}) to shut down");
+                true
+            }
+            Ok((false, error)) => {
+                tracing::warn!("ganesha.nfsd refused to shut down: {error}");
+                false
+            }
+            Err(e) => {
+                tracing::warn!("D-Bus shutdown of ganesha.nfsd failed: {e}");
+                false
+            }
+        };
+        // A daemon that did not take the shutdown (hung, or refusing) will not exit on its
+        // own: go on to the signals at once rather than wait out the clean half.
+        if asked && process::wait_for_exit(pid, clean) {
             tracing::info!("ganesha.nfsd (pid {pid}) exited");
         } else {
             let term = deadline.portion(0.6);

@@ -186,7 +186,9 @@ pub enum Termination {
 }
 
 /// Sends each signal in turn, giving the process until that step's deadline to exit, and
-/// ends with SIGKILL if it is still there. Steps share the overall `deadline`.
+/// ends with SIGKILL if it is still there. Steps share the overall `deadline`. Each signal is
+/// followed by SIGCONT (as systemd does): a stopped process would otherwise keep the signal
+/// pending until its step's deadline.
 pub fn terminate(pid: Pid, steps: &[(Signal, Deadline)], deadline: Deadline) -> Termination {
     if !is_alive(pid) {
         return Termination::NotRunning;
@@ -195,7 +197,9 @@ pub fn terminate(pid: Pid, steps: &[(Signal, Deadline)], deadline: Deadline) -> 
         match kill(pid, *signal) {
             Err(Errno::ESRCH) => return Termination::Exited(None),
             Err(e) => tracing::warn!("sending {signal} to {pid}: {e}"),
-            Ok(()) => {}
+            Ok(()) => {
+                let _ = kill(pid, Signal::SIGCONT);
+            }
         }
         if wait_for_exit(pid, *step_deadline) {
             return Termination::Exited(Some(*signal));
@@ -254,6 +258,22 @@ mod tests {
             comm_of(Path::new("/x/a-very-long-program-name")),
             "a-very-long-pro"
         );
+    }
+
+    #[test]
+    fn terminate_ends_a_stopped_process_with_its_first_signal() {
+        let child = Command::new("sleep").arg("30").spawn();
+        let Ok(mut child) = child else { return };
+        let pid = Pid::from_raw(child.id() as i32);
+        let _ = kill(pid, Signal::SIGSTOP);
+        let reaper = std::thread::spawn(move || child.wait());
+        let result = terminate(
+            pid,
+            &[(Signal::SIGTERM, Deadline::after(Duration::from_secs(5)))],
+            Deadline::after(Duration::from_secs(10)),
+        );
+        assert_eq!(result, Termination::Exited(Some(Signal::SIGTERM)));
+        let _ = reaper.join();
     }
 
     #[test]

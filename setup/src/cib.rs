@@ -79,6 +79,9 @@ pub struct Op {
     pub timeout: Option<String>,
     /// Further attributes (`on-fail`, `role`, ...), in order.
     pub extra: Vec<(String, String)>,
+    /// The operation's own instance attributes (`OCF_CHECK_LEVEL`), in the set
+    /// `<op id>-instance_attributes`.
+    pub params: Vec<NvPair>,
 }
 
 impl Op {
@@ -90,7 +93,16 @@ impl Op {
             interval: interval.to_owned(),
             timeout: timeout.map(str::to_owned),
             extra: Vec::new(),
+            params: Vec::new(),
         }
+    }
+
+    /// Adds the operation instance attribute `name=value` (`OCF_CHECK_LEVEL`: the depth of a
+    /// monitor).
+    pub fn param(mut self, name: &str, value: &str) -> Op {
+        let set = instance_set_id(&self.id);
+        self.params.push(NvPair::new(&set, name, value));
+        self
     }
 }
 
@@ -140,6 +152,27 @@ impl Primitive {
     /// Adds an operation.
     pub fn op(mut self, name: &str, interval: &str, timeout: Option<&str>) -> Primitive {
         let op = Op::new(&self.id, name, interval, timeout);
+        self.ops.push(op);
+        self
+    }
+
+    /// Sets the `description` of the operation added last.
+    pub fn describe_last_op(mut self, text: &str) -> Primitive {
+        if let Some(op) = self.ops.last_mut() {
+            op.extra.push(("description".to_owned(), text.to_owned()));
+        }
+        self
+    }
+
+    /// Adds a recurring monitor at `OCF_CHECK_LEVEL` `depth`.
+    pub fn monitor_at_depth(
+        mut self,
+        interval: &str,
+        timeout: Option<&str>,
+        depth: u32,
+    ) -> Primitive {
+        let op = Op::new(&self.id, "monitor", interval, timeout)
+            .param("OCF_CHECK_LEVEL", &depth.to_string());
         self.ops.push(op);
         self
     }
@@ -639,7 +672,18 @@ fn write_primitive(w: &mut Writer<Vec<u8>>, p: &Primitive) -> io::Result<()> {
                 for (k, v) in &op.extra {
                     e.push_attribute((k.as_str(), v.as_str()));
                 }
-                w.write_event(Event::Empty(e))?;
+                if op.params.is_empty() {
+                    w.write_event(Event::Empty(e))?;
+                } else {
+                    w.write_event(Event::Start(e))?;
+                    write_set(
+                        w,
+                        "instance_attributes",
+                        &instance_set_id(&op.id),
+                        &op.params,
+                    )?;
+                    w.write_event(Event::End(BytesEnd::new("op")))?;
+                }
             }
             Ok(())
         })?;
@@ -931,7 +975,7 @@ fn parse_primitive(e: &Element) -> Option<Primitive> {
                     return None;
                 }
                 for op in &c.children {
-                    if op.name != "op" || !op.children.is_empty() {
+                    if op.name != "op" || op.children.len() > 1 {
                         return None;
                     }
                     let mut parsed = Op {
@@ -940,7 +984,17 @@ fn parse_primitive(e: &Element) -> Option<Primitive> {
                         interval: op.attr("interval")?.to_owned(),
                         timeout: op.attr("timeout").map(str::to_owned),
                         extra: Vec::new(),
+                        params: Vec::new(),
                     };
+                    if let Some(set) = op.children.first() {
+                        if set.name != "instance_attributes" {
+                            return None;
+                        }
+                        parsed.params = parse_set(set, &instance_set_id(&parsed.id))?;
+                        if parsed.params.is_empty() {
+                            return None;
+                        }
+                    }
                     // to_xml writes id, name, interval, timeout, then the rest.
                     let mut fixed = vec!["id", "name", "interval"];
                     if parsed.timeout.is_some() {
@@ -1148,6 +1202,21 @@ fn ganesha_clone(id: &str, child: Primitive, meta: &[(&str, &str)]) -> Resource 
     })
 }
 
+/// Why ganesha_mon's monitor is what it is (the generated CIB carries it as the op's
+/// `description`; figures in docs/failover.md).
+pub const MON_MONITOR_WHY: &str = "Failure detection: every 1 s by default at depth 10 (the \
+    daemon must own its pid file and answer get_grace on D-Bus within 5 s). A dead daemon is \
+    seen within the interval, a hung one within the interval plus 5 s; then grace-active is \
+    withdrawn, the survivors enter grace and the VIP moves. A steady-state call costs about \
+    3 ms, and its 10 s timeout is far from what a busy node needs, so a short interval buys \
+    fast failover without false ones.";
+
+/// Why ganesha_nfsd's monitor is what it is.
+pub const NFSD_MONITOR_WHY: &str = "Recovery: every 10 s by default at depth 10 (the daemon \
+    answers on D-Bus within dbus_timeout); on failure Pacemaker restarts the daemon, killing \
+    a hung one, and ganesha_mon brings the VIP home once it is healthy again. Longer than \
+    ganesha_mon's interval so that a failure usually moves the VIP first.";
+
 /// The complete configuration of an HA NFS-Ganesha cluster (see the module docs and the
 /// README, "Constraints: grace before the VIP moves, without a sleep").
 pub fn model(spec: &ClusterSpec) -> Cib {
@@ -1191,13 +1260,18 @@ pub fn model(spec: &ClusterSpec) -> Cib {
         .param("state_mount", &spec.state.mount)
         .op("start", "0s", Some("60s"))
         .op("stop", "0s", Some("60s"))
-        .op("monitor", &spec.intervals.nfsd, Some("20s"));
+        // Depth 10: the daemon must answer on D-Bus, so a hung one is recovered (restarted).
+        .monitor_at_depth(&spec.intervals.nfsd, Some("20s"), 10)
+        .describe_last_op(NFSD_MONITOR_WHY);
     cib.resources
         .push(ganesha_clone(NFSD_CLONE, nfsd, &[("interleave", "true")]));
 
     let mon = Primitive::new("nfs-mon", "ocf", Some("ganesha"), "ganesha_mon")
         .param("pid_file", &spec.ganesha.pid_file)
-        .op("monitor", &spec.intervals.mon, Some("10s"));
+        // Depth 10: a daemon that lives but does not answer (hung) is unhealthy, so its VIP
+        // moves as for a dead one.
+        .monitor_at_depth(&spec.intervals.mon, Some("10s"), 10)
+        .describe_last_op(MON_MONITOR_WHY);
     cib.resources.push(ganesha_clone(MON_CLONE, mon, &[]));
 
     let grace = Primitive::new("nfs-grace", "ocf", Some("ganesha"), "ganesha_grace")

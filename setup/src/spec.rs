@@ -87,7 +87,7 @@ impl Default for Intervals {
     fn default() -> Self {
         Intervals {
             nfsd: "10s".into(),
-            mon: "5s".into(),
+            mon: "1s".into(),
             grace: "20s".into(),
             vip: "10s".into(),
         }

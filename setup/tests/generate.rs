@@ -525,3 +525,44 @@ fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
         &std::fs::read_to_string(sim.path("live.xml")).unwrap(),
     );
 }
+
+/// A hung ganesha.nfsd (alive, not answering) is only seen by a depth-10 monitor: both
+/// ganesha_mon (moves the VIP) and ganesha_nfsd (restarts the daemon) run one, and say why
+/// in the op's description (`ha_faults::daemon_killed_or_hung_…` proves it live).
+#[test]
+fn health_monitors_run_at_depth_10_and_say_why() {
+    let model = cib::model(&spec(3, true, false));
+    for (clone, why) in [
+        (cib::MON_CLONE, cib::MON_MONITOR_WHY),
+        (cib::NFSD_CLONE, cib::NFSD_MONITOR_WHY),
+    ] {
+        let child = model
+            .resources
+            .iter()
+            .find_map(|r| match r {
+                Resource::Clone(c) if c.id == clone => Some(&c.child),
+                _ => None,
+            })
+            .unwrap();
+        let monitor = child.ops.iter().find(|o| o.name == "monitor").unwrap();
+        let level: Vec<(&str, &str)> = monitor
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.value.as_str()))
+            .collect();
+        assert_eq!(level, [("OCF_CHECK_LEVEL", "10")], "{clone}");
+        assert!(
+            monitor
+                .extra
+                .iter()
+                .any(|(k, v)| k == "description" && v == why),
+            "{clone}: {monitor:?}"
+        );
+    }
+    let xml = model.to_xml();
+    assert_eq!(
+        xml.matches(r#"name="OCF_CHECK_LEVEL" value="10""#).count(),
+        2
+    );
+    assert_eq!(Intervals::default().mon, "1s");
+}

@@ -1,6 +1,8 @@
 //! Shared by the setup crate's live tests.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod ha;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,416 @@
+//! Failover time on a 3-node lab cluster set up with `ganesha-ha setup` (its default
+//! intervals, fencing through the lab fence device), beside the glusterfs shell agents
+//! measured in the same kind of lab (shared/notes/cluster-in-a-box.md).
+//!
+//! `cargo bench -p ganesha-ha --bench failover` (root; build the workspace first).
+//! `FAILOVER_RUNS` (default 10) kills of ganesha.nfsd (`kill -9`) on node1, each from steady
+//! state (no daemon in grace), while a client on node2 reads through node1's VIP in a loop.
+//! From each kill (VIP and grace polled by the harness's watchers, ~100 ms and ~50 ms):
+//! - every survivor reports `get_grace` true;
+//! - node1's VIP is up on a survivor;
+//! - an `nfs-cat` (a one-shot NFSv4.0 client) through that VIP succeeds on the survivor, and
+//!   the first that succeeds at all (the client's outage);
+//! - after Pacemaker restarted the daemon and it answers on D-Bus again ("healthy"), the VIP
+//!   is back on node1 (failback, measured from "healthy").
+//!
+//! Then `IDLE_RUNS` (default 5) more kills, each once node1's client records have expired
+//! (nobody read through its VIP for a lease): the survivors then take over no client and
+//! ganesha may end their grace early.
+//!
+//! Then `CRASH_RUNS` (default 3) power-offs of node3 (fenced by the lab device): VIP up on a
+//! survivor and the first read, with the fencing time from the controller's log.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/util/mod.rs"]
+mod util;
+
+use std::net::Ipv4Addr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ganesha_lab::FailMode;
+use util::ha::{first_logged, log_time, read_within, Ha, Watch};
+
+fn root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
+}
+
+fn runs(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn stats(label: &str, values: &[Duration], reference: &str, target: &str) {
+    if values.is_empty() {
+        println!("| {label} | never seen | | {reference} | {target} |");
+        return;
+    }
+    let mut v: Vec<f64> = values.iter().map(Duration::as_secs_f64).collect();
+    v.sort_by(f64::total_cmp);
+    println!(
+        "| {label} | {:.2} s | {:.2} s | {:.2} s | {reference} | {target} |",
+        v[v.len() / 2],
+        v[0],
+        v[v.len() - 1],
+    );
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if !root() {
+        eprintln!("failover bench: needs root (it builds a cluster in namespaces); skipped");
+        return;
+    }
+    let ha = Ha::up(3);
+    daemon_kills(&ha, runs("FAILOVER_RUNS", 10), false);
+    daemon_kills(&ha, runs("IDLE_RUNS", 5), true);
+    node_crashes(&ha, runs("CRASH_RUNS", 3));
+    ha.down();
+}
+
+/// One `nfs-cat` through the VIP: when it ran and whether it returned the file.
+struct Read {
+    start: Instant,
+    end: Instant,
+    ok: bool,
+}
+
+/// Reads `file` through `vip` from `client` (a holder pid) in a loop until stopped; each read
+/// is bounded by 2 s (a VIP that nobody holds makes nfs-cat wait for a connection).
+struct Reader {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<Vec<Read>>,
+}
+
+impl Reader {
+    fn start(client: u32, vip: Ipv4Addr, file: String, data: Vec<u8>) -> Reader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut reads = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let start = Instant::now();
+                let ok = read_within(client, vip, &file, Duration::from_secs(2))
+                    .is_ok_and(|b| b == data);
+                reads.push(Read {
+                    start,
+                    end: Instant::now(),
+                    ok,
+                });
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            reads
+        });
+        Reader { stop, handle }
+    }
+
+    fn finish(self) -> Vec<Read> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
+}
+
+/// Figures of one kill, each from the kill.
+#[derive(Default)]
+struct Kill {
+    grace: Option<Duration>,
+    moved: Option<Duration>,
+    read_via_survivor: Option<Duration>,
+    outage_end: Option<Duration>,
+    healthy: Option<Duration>,
+    home: Option<Duration>,
+}
+
+/// Kills ganesha.nfsd on node1 and follows the failover and the failback until a read
+/// through the VIP at home succeeds.
+fn one_kill(ha: &Ha, vip: Ipv4Addr) -> Kill {
+    let (file, data) = ha.files[0].clone();
+    let watch = Watch::start(&ha.lab);
+    let reader = Reader::start(ha.lab.node(1).holder_pid(), vip, file, data);
+    let killed = Instant::now();
+    ha.lab.node(0).fail(FailMode::KillGanesha).unwrap();
+    // Until the VIP is home after the kill and a read through it has succeeded there.
+    let served_home = || {
+        ha.holders()[&vip] == ["node1".to_owned()]
+            && read_within(
+                ha.lab.node(2).holder_pid(),
+                vip,
+                &ha.files[0].0,
+                Duration::from_secs(2),
+            )
+            .is_ok()
+    };
+    ha.wait_until(
+        "node1's VIP home and serving after the kill",
+        Duration::from_secs(120),
+        served_home,
+    );
+    let reads = reader.finish();
+    let (vips, grace) = watch.finish();
+    let since = |t: Instant| t.saturating_duration_since(killed);
+    let mut k = Kill {
+        grace: ["node2", "node3"]
+            .iter()
+            .map(|n| grace.first_grace(n, killed))
+            .collect::<Option<Vec<_>>>()
+            .and_then(|v| v.into_iter().max())
+            .map(since),
+        ..Kill::default()
+    };
+    let moved = vips.moved(vip, "node1", killed);
+    k.moved = moved.as_ref().map(|(_, seen, _)| since(*seen));
+    let home_from = moved.as_ref().map_or(killed, |(_, seen, _)| *seen);
+    let home = vips.seen_on(vip, "node1", home_from);
+    k.home = home.map(since);
+    // Healthy: the first answer of node1's daemon after a poll it did not answer.
+    let mut down = false;
+    for p in grace
+        .rounds
+        .iter()
+        .flatten()
+        .filter(|p| p.node == "node1" && p.start >= killed)
+    {
+        if p.value.is_none() {
+            down = true;
+        } else if down {
+            k.healthy = Some(since(p.end));
+            break;
+        }
+    }
+    k.outage_end = reads
+        .iter()
+        .find(|r| r.ok && r.start >= killed)
+        .map(|r| since(r.end));
+    if let (Some((_, seen, _)), Some(home)) = (&moved, home) {
+        k.read_via_survivor = reads
+            .iter()
+            .find(|r| r.ok && r.start >= *seen && r.end < home)
+            .map(|r| since(r.end));
+    }
+    k
+}
+
+/// node1's client records on the shared volume (what a survivor takes over).
+fn node1_records(ha: &Ha) -> usize {
+    std::fs::read_dir(
+        ha.lab
+            .shared_dir()
+            .join("nfs-ganesha/node1/ganesha/v4recov"),
+    )
+    .map(|d| d.count())
+    .unwrap_or(0)
+}
+
+fn daemon_kills(ha: &Ha, runs: usize, idle: bool) {
+    let vip = ha.vip("node1");
+    let mut kills = Vec::new();
+    for run in 1..=runs {
+        ha.wait_out_of_grace();
+        if idle {
+            // No client has state on node1 any more: its records expired (Lease_Lifetime).
+            ha.wait_until(
+                "node1's client records expired",
+                Duration::from_secs(120),
+                || node1_records(ha) == 0,
+            );
+        }
+        let records = node1_records(ha);
+        let survivor_log = ha.ganesha_log(ha.lab.node(1)).len();
+        let k = one_kill(ha, vip);
+        let show =
+            |d: Option<Duration>| d.map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64()));
+        println!(
+            "run {run} ({records} client records of node1): survivors in grace {} s, VIP on a survivor {} s, read via the survivor {} s, first read after the kill {} s, daemon answers again {} s, VIP home {} s",
+            show(k.grace), show(k.moved), show(k.read_via_survivor), show(k.outage_end), show(k.healthy), show(k.home)
+        );
+        if run == 1 {
+            println!("  node2's ganesha.log (grace and recovery):");
+            for l in ha
+                .ganesha_log(ha.lab.node(1))
+                .get(survivor_log..)
+                .unwrap_or_default()
+                .lines()
+            {
+                if ["GRACE", "grace", "Recovery", "recovery"]
+                    .iter()
+                    .any(|x| l.contains(x))
+                {
+                    println!(
+                        "    {}",
+                        l.split(" : ").skip(3).collect::<Vec<_>>().join(" : ")
+                    );
+                }
+            }
+        }
+        kills.push(k);
+        ha.assert_healthy(&["nfs-ganesha_monitor"]);
+    }
+    let pick = |f: fn(&Kill) -> Option<Duration>| kills.iter().filter_map(f).collect::<Vec<_>>();
+    let failed_over = pick(|k| k.moved).len();
+    let backs: Vec<Duration> = kills
+        .iter()
+        .filter(|k| k.moved.is_some())
+        .filter_map(|k| Some(k.home?.saturating_sub(k.healthy?)))
+        .collect();
+    let mode = if idle {
+        "no client state on node1 (records expired before the kill)"
+    } else {
+        "clients read through node1's VIP until the kill"
+    };
+    println!(
+        "\nkill -9 of ganesha.nfsd on node1, 3 nodes, ganesha-ha setup defaults, {mode}: {} runs, {failed_over} with a failover (in the others Pacemaker restarted the daemon before ganesha_mon saw it die)\n",
+        kills.len()
+    );
+    println!("| figure (from kill -9) | median | min | max | glusterfs shell agents | target |");
+    println!("|---|---|---|---|---|---|");
+    stats(
+        "every survivor in grace (get_grace)",
+        &pick(|k| k.grace),
+        "4.0 s (max 11.8 s)",
+        "",
+    );
+    stats(
+        "VIP up on a survivor",
+        &pick(|k| k.moved),
+        "-",
+        "median <= 1.5 s, max <= 3 s",
+    );
+    stats(
+        "nfs-cat through the VIP succeeds on the survivor",
+        &pick(|k| k.read_via_survivor),
+        "9.2 s (max 16.8 s)",
+        "median <= 1.5 s, max <= 3 s",
+    );
+    stats(
+        "first successful nfs-cat through the VIP (any node)",
+        &pick(|k| k.outage_end),
+        "-",
+        "",
+    );
+    stats(
+        "restarted daemon answers D-Bus",
+        &pick(|k| k.healthy),
+        "-",
+        "",
+    );
+    stats(
+        "failback: VIP home, from the daemon answering",
+        &backs,
+        "13-15 s",
+        "<= 3 s",
+    );
+}
+
+fn node_crashes(ha: &Ha, runs: usize) {
+    let vip = ha.vip("node3");
+    let file = ha.files[0].0.clone();
+    let (mut vips, mut reads, mut fenced) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 1..=runs {
+        ha.wait_out_of_grace();
+        let marks = ha.log_marks();
+        let crashed = Instant::now();
+        let wall = std::time::SystemTime::now();
+        ha.lab.node(2).fail(FailMode::Crash).unwrap();
+        ha.wait_until("node3's VIP on a survivor", Duration::from_secs(90), || {
+            ha.holders()[&vip].iter().any(|h| h != "node3")
+        });
+        let moved = crashed.elapsed();
+        let read = {
+            let t = Instant::now();
+            let mut got = None;
+            while got.is_none() && t.elapsed() < Duration::from_secs(60) {
+                let h = ha.holders()[&vip].clone();
+                if h.len() == 1
+                    && h[0] != "node3"
+                    && read_within(
+                        ha.lab.node(1).holder_pid(),
+                        vip,
+                        &file,
+                        Duration::from_secs(2),
+                    )
+                    .is_ok()
+                {
+                    got = Some(crashed.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            got
+        };
+        // Fencing completed, from the controller's log (wall clock, milliseconds).
+        let fence = first_logged(ha, &marks, &["node3 was terminated", "OK"]);
+        let fence_at = fence.and_then(|(t, _)| {
+            let since_epoch = wall.duration_since(std::time::UNIX_EPOCH).ok()?;
+            let stamp = chrono_like(since_epoch.as_millis() as i64);
+            let crash_ms = log_time(&stamp)?;
+            Some(Duration::from_millis(u64::try_from(t - crash_ms).ok()?))
+        });
+        println!(
+            "crash {run}: node3 fenced {fence_at:.2?} after the crash, VIP on a survivor {moved:.2?}, first read through it {read:.2?}"
+        );
+        vips.push(moved);
+        reads.extend(read);
+        fenced.extend(fence_at);
+        let node = ha.lab.node(2);
+        ha.wait_until("node3 back", Duration::from_secs(120), || {
+            node.heal().is_ok() && node.is_powered_on()
+        });
+        ha.wait_until("node3's VIP home", Duration::from_secs(180), || {
+            ha.holders()[&vip] == ["node3".to_owned()]
+        });
+        ha.assert_healthy(&[]);
+    }
+    println!("\nnode3 powered off (lab crash), fenced by the lab device, corosync token 1000 ms, {runs} runs\n");
+    println!("| figure (from the crash) | median | min | max | reference | target |");
+    println!("|---|---|---|---|---|---|");
+    stats("fencing of node3 confirmed", &fenced, "-", "");
+    stats(
+        "VIP up on a survivor",
+        &vips,
+        "-",
+        "token + fencing + <= 2 s",
+    );
+    stats(
+        "first successful nfs-cat through the VIP on its new node",
+        &reads,
+        "-",
+        "",
+    );
+}
+
+/// `Mon DD HH:MM:SS.mmm` of a UTC time in milliseconds since the epoch (the format of
+/// pacemaker.log's timestamps, which the lab writes in UTC), for [`log_time`].
+fn chrono_like(ms: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = ms.div_euclid(86_400_000);
+    let rem = ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    format!(
+        "{} {:02} {:02}:{:02}:{:02}.{:03}",
+        MONTHS[(month - 1) as usize],
+        day,
+        rem / 3_600_000,
+        rem / 60_000 % 60,
+        rem / 1000 % 60,
+        rem % 1000
+    )
+}

@@ -1,0 +1,927 @@
+//! The failover harness: a lab cluster set up with `ganesha-ha setup` (fencing through the lab
+//! fence device), files written into the export before a failure, watchers that record where
+//! every VIP is and whether each ganesha.nfsd is in grace (timestamped polls), and the
+//! end-of-scenario assertions. Every failure message carries the cluster's state.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ganesha_lab::util::run_bounded;
+use ganesha_lab::{Lab, Node};
+
+/// VIP of the i-th node (0-based): 192.0.2.101, .102, ...
+pub fn vip_of(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(192, 0, 2, 101 + u8::try_from(i).unwrap())
+}
+
+/// How long a survivor may take to serve a moved VIP, grace period included (the lab's
+/// Grace_Period is 15 s, Lease_Lifetime 10 s).
+pub const SERVE_BOUND: Duration = Duration::from_secs(60);
+
+/// At most this many labs of one test binary run at once (the machine has 2 cores).
+const LAB_SLOTS: usize = 2;
+
+static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Held while a test's lab runs; taking one waits while [`LAB_SLOTS`] are taken.
+pub struct LabSlot;
+
+impl LabSlot {
+    pub fn take() -> LabSlot {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= LAB_SLOTS {
+            running = FREED.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        LabSlot
+    }
+}
+
+impl Drop for LabSlot {
+    fn drop(&mut self) {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        *running -= 1;
+        FREED.notify_one();
+    }
+}
+
+/// A cluster set up by `ganesha-ha setup`, with files in the export.
+pub struct Ha {
+    pub lab: Lab,
+    pub conf: PathBuf,
+    /// Export-relative file name and contents, written before any failure.
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Output of a command run in a node; `Display` shows everything needed to debug it.
+pub struct Ran {
+    pub command: String,
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl std::fmt::Display for Ran {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "$ {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.command, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `program args` in `node`, bounded by `timeout`; never panics (a timeout is exit -1).
+pub fn run_in(node: &Node, program: &str, args: &[&str], timeout: Duration) -> Ran {
+    let command = format!("{} (in {}) {}", program, node.name(), args.join(" "));
+    match run_bounded(node.command(program).args(args), timeout) {
+        Ok(o) => Ran {
+            command,
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        },
+        Err(e) => Ran {
+            command,
+            code: -1,
+            stdout: String::from_utf8_lossy(&e.stdout).into_owned(),
+            stderr: format!("{}\n{e}", String::from_utf8_lossy(&e.stderr)),
+        },
+    }
+}
+
+/// Deterministic test data (a text file and a binary one with every byte value).
+fn test_files(tag: &str) -> Vec<(String, Vec<u8>)> {
+    let text = format!("written before the failure ({tag})\n").repeat(40);
+    let mut x: u32 = 0x9e37_79b9;
+    let binary: Vec<u8> = (0..48 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0]
+        })
+        .collect();
+    vec![
+        (format!("{tag}.txt"), text.into_bytes()),
+        (format!("{tag}.bin"), binary),
+    ]
+}
+
+impl Ha {
+    /// A lab of `nodes` nodes, `ganesha-ha setup` run on node1 with the lab fence device, every
+    /// VIP serving, and the test files written into the export.
+    pub fn up(nodes: usize) -> Ha {
+        let lab = super::lab_with_agents(nodes);
+        assert!(
+            lab.fencing_enabled(),
+            "the failover tests need the lab fence agent"
+        );
+        let names: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
+        let vips: String = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("VIP_{n}={}/24\n", vip_of(i)))
+            .collect();
+        let text = format!(
+            "HA_NAME=lab\nHA_CLUSTER_NODES={list}\n{vips}HA_VIP_NIC=eth0\n\
+             HA_FENCE_lab-fencing=\"fence_ganesha_lab state_file={state} pcmk_host_list={list}\"\n\
+             HA_STATE_MOUNT={shared}\n",
+            list = names.join(","),
+            state = lab.state_file().display(),
+            shared = lab.shared_dir().display(),
+        );
+        let conf = lab.root_dir().join("ganesha-ha.conf");
+        std::fs::write(&conf, text).unwrap();
+        let export = lab.shared_dir().join("export");
+        std::fs::create_dir_all(&export).unwrap();
+        let files = test_files("before");
+        for (name, data) in &files {
+            std::fs::write(export.join(name), data).unwrap();
+        }
+        let ha = Ha { lab, conf, files };
+        let setup = ha.ganesha_ha(
+            ha.lab.node(0),
+            &["setup", "--config", &ha.conf.display().to_string()],
+        );
+        assert_eq!(setup.code, 0, "ganesha-ha setup failed:\n{setup}");
+        ha.wait_serving(SERVE_BOUND);
+        ha
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.lab
+            .nodes()
+            .iter()
+            .map(|n| n.name().to_owned())
+            .collect()
+    }
+
+    /// The VIP whose home is `node`.
+    pub fn vip(&self, node: &str) -> Ipv4Addr {
+        let i = self.names().iter().position(|n| n == node).unwrap();
+        vip_of(i)
+    }
+
+    pub fn ganesha_ha(&self, node: &Node, args: &[&str]) -> Ran {
+        run_in(
+            node,
+            env!("CARGO_BIN_EXE_ganesha-ha"),
+            args,
+            Duration::from_secs(120),
+        )
+    }
+
+    /// A node that runs Pacemaker's controller and has its address (checked without
+    /// entering any node).
+    pub fn live_node(&self) -> &Node {
+        self.lab
+            .nodes()
+            .iter()
+            .find(|n| {
+                !n.pids_named("pacemaker-controld").is_empty()
+                    && local_addresses(n.holder_pid()).is_some_and(|a| a.contains(&n.addr()))
+            })
+            .unwrap_or(self.lab.node(0))
+    }
+
+    /// crm_mon's view (with node attributes, fail counts and fencing history) from every live
+    /// node: what an assertion failure prints.
+    pub fn context(&self) -> String {
+        let mut s = String::new();
+        for node in self.lab.nodes() {
+            let r = run_in(
+                node,
+                "crm_mon",
+                &["--one-shot", "-A", "-f", "--fence-history=2", "--inactive"],
+                Duration::from_secs(15),
+            );
+            s.push_str(&format!("=== crm_mon on {}\n{}\n", node.name(), r.stdout));
+            if r.code != 0 {
+                s.push_str(&format!("{r}\n"));
+            }
+        }
+        s
+    }
+
+    /// Polls `ok` every 100 ms until it holds; panics after `bound` with the cluster state.
+    /// Returns how long it took.
+    pub fn wait_until(
+        &self,
+        what: &str,
+        bound: Duration,
+        mut ok: impl FnMut() -> bool,
+    ) -> Duration {
+        let t = Instant::now();
+        while !ok() {
+            if t.elapsed() > bound {
+                panic!("{what}: not within {bound:?}\n{}", self.context());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        t.elapsed()
+    }
+
+    /// Reads `file` through `vip` from `client` with nfs-cat (NFSv4.0, one-shot).
+    pub fn read(&self, client: &Node, vip: Ipv4Addr, file: &str) -> Result<Vec<u8>, String> {
+        let url = format!("nfs://{vip}/export/{file}?version=4");
+        match run_bounded(client.command("nfs-cat").arg(&url), Duration::from_secs(10)) {
+            Ok(o) if o.status.success() => Ok(o.stdout),
+            Ok(o) => Err(format!(
+                "nfs-cat {url}: {}: {}",
+                o.status,
+                String::from_utf8_lossy(&o.stderr).trim()
+            )),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Every VIP on exactly one node.
+    pub fn holders(&self) -> BTreeMap<Ipv4Addr, Vec<String>> {
+        let mut map: BTreeMap<Ipv4Addr, Vec<String>> = (0..self.lab.nodes().len())
+            .map(|i| (vip_of(i), Vec::new()))
+            .collect();
+        for node in self.lab.nodes() {
+            for addr in local_addresses(node.holder_pid()).unwrap_or_default() {
+                if let Some(v) = map.get_mut(&addr) {
+                    v.push(node.name().to_owned());
+                }
+            }
+        }
+        map
+    }
+
+    /// Waits until each VIP is on exactly one node and every test file reads back byte for
+    /// byte through every VIP (retrying while a server is in grace). A wrong content fails at
+    /// once. Returns the time until the last read succeeded.
+    pub fn wait_serving(&self, bound: Duration) -> Duration {
+        let start = Instant::now();
+        let client = self.live_node();
+        for i in 0..self.lab.nodes().len() {
+            let vip = vip_of(i);
+            for (name, data) in &self.files {
+                let mut last = String::new();
+                self.wait_until(&format!("{name} through {vip}"), bound, || {
+                    let holders = self.holders();
+                    if holders[&vip].len() != 1 {
+                        last = format!("held by {:?}", holders[&vip]);
+                        return false;
+                    }
+                    match self.read(client, vip, name) {
+                        Ok(bytes) => {
+                            assert!(
+                                bytes == *data,
+                                "{name} through {vip}: {} bytes differ from the {} written\n{}",
+                                bytes.len(),
+                                data.len(),
+                                self.context()
+                            );
+                            true
+                        }
+                        Err(e) => {
+                            last = e;
+                            false
+                        }
+                    }
+                });
+                let _ = last;
+            }
+        }
+        start.elapsed()
+    }
+
+    /// `get_grace` of the daemon in `node` (None when it does not answer within 2 s).
+    pub fn in_grace(&self, node: &Node) -> Option<bool> {
+        grace_of(node.holder_pid())
+    }
+
+    /// Waits until no ganesha.nfsd is in grace (so a failure's grace is the only one seen).
+    pub fn wait_out_of_grace(&self) {
+        self.wait_until(
+            "every ganesha.nfsd out of grace",
+            Duration::from_secs(60),
+            || {
+                self.lab
+                    .nodes()
+                    .iter()
+                    .all(|n| self.in_grace(n) == Some(false))
+            },
+        );
+    }
+
+    /// `ganesha-ha status --json`, parsed.
+    pub fn status(&self) -> (serde_json::Value, Ran) {
+        let r = self.ganesha_ha(self.live_node(), &["status", "--json"]);
+        let v = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
+        (v, r)
+    }
+
+    /// The cluster ends HEALTHY with no failed action left. `expected` names the failed
+    /// operations the scenario legitimately leaves (e.g. `nfs-ganesha_monitor` after the
+    /// daemon was killed): only those are cleaned up (`crm_resource --cleanup`), and any other
+    /// failed action fails the test. Returns the failures that were cleaned.
+    pub fn assert_healthy(&self, expected: &[&str]) -> Vec<String> {
+        let mut cleaned = Vec::new();
+        let (v, r) = self.status();
+        for f in v["failed_actions"].as_array().cloned().unwrap_or_default() {
+            let op = f["operation"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                expected.iter().any(|e| op.starts_with(e)),
+                "unexpected failed action {f}\n{r}\n{}",
+                self.context()
+            );
+            // The resource id is the operation id without `_<action>_<interval>`.
+            let rsc = op.rsplitn(3, '_').last().unwrap_or_default().to_owned();
+            let node = f["node"].as_str().unwrap_or_default().to_owned();
+            let c = run_in(
+                self.live_node(),
+                "crm_resource",
+                &["--cleanup", "--resource", &rsc, "--node", &node],
+                Duration::from_secs(60),
+            );
+            assert_eq!(c.code, 0, "{c}");
+            cleaned.push(format!("{op} on {node}"));
+        }
+        let mut last = String::new();
+        self.wait_until(
+            "ganesha-ha status HEALTHY, no failed action",
+            Duration::from_secs(90),
+            || {
+                let (v, r) = self.status();
+                last = r.to_string();
+                v["verdict"] == "HEALTHY"
+                    && v["failed_actions"].as_array().is_some_and(Vec::is_empty)
+            },
+        );
+        cleaned
+    }
+
+    /// The node's ganesha.log (host side).
+    pub fn ganesha_log(&self, node: &Node) -> String {
+        node.log_files()
+            .into_iter()
+            .find(|(l, _)| l == "ganesha.log")
+            .and_then(|(_, p)| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// The node's pacemaker.log (host side).
+    pub fn pacemaker_log(&self, node: &Node) -> String {
+        let path = node
+            .log_files()
+            .into_iter()
+            .find(|(l, _)| l == "pacemaker.log")
+            .map(|(_, p)| p)
+            .unwrap();
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Whether `node`'s ganesha_grace sent `grace(<arg>)` successfully after log offset
+    /// `from` (the agent's stderr, which pacemaker-execd logs).
+    pub fn grace_sent(&self, node: &Node, arg: &str, from: usize) -> bool {
+        let log = self.pacemaker_log(node);
+        log.get(from..)
+            .is_some_and(|l| l.contains(&format!("grace({arg}):")))
+    }
+
+    /// The lines of every node's pacemaker.log after `marks` that contain one of `needles`.
+    pub fn log_excerpt(&self, marks: &[usize], needles: &[&str]) -> String {
+        let mut s = String::new();
+        for (n, &m) in self.lab.nodes().iter().zip(marks) {
+            s.push_str(&format!("=== pacemaker.log of {}\n", n.name()));
+            for l in self.pacemaker_log(n).get(m..).unwrap_or_default().lines() {
+                if needles.iter().any(|x| l.contains(x)) {
+                    s.push_str(l);
+                    s.push('\n');
+                }
+            }
+        }
+        s
+    }
+
+    /// Log offsets per node, to look only at what a scenario logged.
+    pub fn log_marks(&self) -> Vec<usize> {
+        self.lab
+            .nodes()
+            .iter()
+            .map(|n| self.pacemaker_log(n).len())
+            .collect()
+    }
+
+    pub fn down(self) {
+        self.lab.down().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+// The pollers never enter a node: a process inside a node while the lab powers it on again
+// (fencing's reboot) makes it keep the old /run, as if the machine had not rebooted. They
+// reach the node's system bus through its holder's root, and read its local addresses from
+// its holder's /proc view of the network namespace.
+
+fn grace_of(holder: u32) -> Option<bool> {
+    let bus = format!("--bus=unix:path=/proc/{holder}/root/run/dbus/system_bus_socket");
+    let out = run_bounded(
+        Command::new("dbus-send").args([
+            bus.as_str(),
+            "--print-reply",
+            "--reply-timeout=2000",
+            "--dest=org.ganesha.nfsd",
+            "/org/ganesha/nfsd/admin",
+            "org.ganesha.nfsd.admin.get_grace",
+        ]),
+        Duration::from_secs(3),
+    )
+    .ok()
+    .filter(|o: &Output| o.status.success())?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("boolean ").map(|b| b == "true"))
+}
+
+/// Reads `file` through `vip` with nfs-cat (NFSv4.0, one-shot) from the network namespace of
+/// the node whose holder is `client`.
+pub fn read_from(client: u32, vip: Ipv4Addr, file: &str) -> Result<Vec<u8>, String> {
+    read_within(client, vip, file, Duration::from_secs(10))
+}
+
+/// [`read_from`], killed after `bound`.
+pub fn read_within(
+    client: u32,
+    vip: Ipv4Addr,
+    file: &str,
+    bound: Duration,
+) -> Result<Vec<u8>, String> {
+    let url = format!("nfs://{vip}/export/{file}?version=4");
+    match run_bounded(
+        Command::new("nsenter").args(["-t", &client.to_string(), "-n", "--", "nfs-cat", &url]),
+        bound,
+    ) {
+        Ok(o) if o.status.success() => Ok(o.stdout),
+        Ok(o) => Err(format!(
+            "nfs-cat {url}: {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The node's local IPv4 addresses that are in use (the kernel's local routes: an address
+/// on an interface that is down has none, and serves nobody).
+pub fn local_addresses(holder: u32) -> Option<Vec<Ipv4Addr>> {
+    let text = std::fs::read_to_string(format!("/proc/{holder}/net/fib_trie")).ok()?;
+    let mut found = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for line in text.lines() {
+        let l = line.trim();
+        if let Some(addr) = l.strip_prefix("|-- ") {
+            last = addr.parse().ok();
+        } else if l.starts_with("/32 host LOCAL") {
+            if let Some(a) = last.filter(|a| !found.contains(a)) {
+                found.push(a);
+            }
+        }
+    }
+    Some(found)
+}
+
+/// One poll of one node.
+#[derive(Clone, Debug)]
+pub struct Poll<T> {
+    pub node: String,
+    /// When the call started and ended: a state seen was true at some instant in between.
+    pub start: Instant,
+    pub end: Instant,
+    pub value: Option<T>,
+}
+
+/// Polls every node in turn, in a thread, until stopped.
+pub struct Watcher<T: Send + 'static> {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Vec<Vec<Poll<T>>>>>,
+}
+
+impl<T: Send + Clone + 'static> Watcher<T> {
+    fn start(
+        lab: &Lab,
+        every: Duration,
+        poll: impl Fn(u32) -> Option<T> + Send + 'static,
+    ) -> Watcher<T> {
+        let nodes: Vec<(String, u32)> = lab
+            .nodes()
+            .iter()
+            .map(|n| (n.name().to_owned(), n.holder_pid()))
+            .collect();
+        Watcher::start_on(nodes, every, poll)
+    }
+
+    /// Polls `nodes` (name, holder pid) in turn every `every`.
+    fn start_on(
+        nodes: Vec<(String, u32)>,
+        every: Duration,
+        poll: impl Fn(u32) -> Option<T> + Send + 'static,
+    ) -> Watcher<T> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut rounds = Vec::new();
+            while !flag.load(Ordering::Relaxed) {
+                let began = Instant::now();
+                let round: Vec<Poll<T>> = nodes
+                    .iter()
+                    .map(|(name, holder)| {
+                        let start = Instant::now();
+                        let value = poll(*holder);
+                        Poll {
+                            node: name.clone(),
+                            start,
+                            end: Instant::now(),
+                            value,
+                        }
+                    })
+                    .collect();
+                rounds.push(round);
+                if let Some(rest) = every.checked_sub(began.elapsed()) {
+                    std::thread::sleep(rest);
+                }
+            }
+            rounds
+        });
+        Watcher {
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops polling; the rounds, oldest first.
+    pub fn finish(mut self) -> Vec<Vec<Poll<T>>> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
+impl<T: Send + 'static> Drop for Watcher<T> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Where the VIPs are, every 100 ms (one round reads every node in turn).
+pub fn watch_vips(lab: &Lab) -> Watcher<Vec<Ipv4Addr>> {
+    Watcher::start(lab, Duration::from_millis(100), local_addresses)
+}
+
+/// Each daemon's `get_grace`, polled every 50 ms (or as fast as the calls go), one thread per
+/// node so that one slow answer does not delay the others.
+pub struct GraceWatcher {
+    per_node: Vec<Watcher<bool>>,
+}
+
+impl GraceWatcher {
+    pub fn start(lab: &Lab) -> GraceWatcher {
+        GraceWatcher {
+            per_node: lab
+                .nodes()
+                .iter()
+                .map(|n| {
+                    let (name, holder) = (n.name().to_owned(), n.holder_pid());
+                    Watcher::start_on(vec![(name, holder)], Duration::from_millis(50), grace_of)
+                })
+                .collect(),
+        }
+    }
+
+    pub fn finish(self) -> GraceHistory {
+        GraceHistory {
+            rounds: self
+                .per_node
+                .into_iter()
+                .flat_map(Watcher::finish)
+                .collect(),
+        }
+    }
+}
+
+/// What the VIP watcher saw.
+pub struct VipHistory {
+    pub rounds: Vec<Vec<Poll<Vec<Ipv4Addr>>>>,
+}
+
+impl VipHistory {
+    /// Rounds in which a VIP was up on two nodes: `(offset from t0, vip, nodes)`.
+    pub fn doubles(
+        &self,
+        t0: Instant,
+        vips: &[Ipv4Addr],
+    ) -> Vec<(Duration, Ipv4Addr, Vec<String>)> {
+        let mut found = Vec::new();
+        for round in &self.rounds {
+            for vip in vips {
+                let on: Vec<String> = round
+                    .iter()
+                    .filter(|p| p.value.as_ref().is_some_and(|a| a.contains(vip)))
+                    .map(|p| p.node.clone())
+                    .collect();
+                if on.len() > 1 {
+                    found.push((round[0].start.saturating_duration_since(t0), *vip, on));
+                }
+            }
+        }
+        found
+    }
+
+    /// The longest time between the starts of two consecutive polls of one node.
+    pub fn max_gap(&self) -> Duration {
+        self.rounds
+            .windows(2)
+            .map(|w| w[1][0].start.saturating_duration_since(w[0][0].start))
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// The first poll after `after` that saw `vip` on a node other than `not`, and the start
+    /// of the previous poll of that node, which did not see it: the VIP was added between
+    /// the two (`(added after, seen by, node)`).
+    pub fn moved(
+        &self,
+        vip: Ipv4Addr,
+        not: &str,
+        after: Instant,
+    ) -> Option<(Instant, Instant, String)> {
+        let mut last_absent: BTreeMap<String, Instant> = BTreeMap::new();
+        for round in &self.rounds {
+            for p in round {
+                let Some(addrs) = &p.value else { continue };
+                if p.start < after {
+                    continue;
+                }
+                if addrs.contains(&vip) && p.node != not {
+                    let absent = *last_absent.get(&p.node)?;
+                    return Some((absent, p.end, p.node.clone()));
+                }
+                if !addrs.contains(&vip) {
+                    last_absent.insert(p.node.clone(), p.start);
+                }
+            }
+        }
+        None
+    }
+
+    /// The first poll after `after` that saw `vip` on `node` (its end).
+    pub fn seen_on(&self, vip: Ipv4Addr, node: &str, after: Instant) -> Option<Instant> {
+        self.rounds
+            .iter()
+            .flatten()
+            .find(|p| {
+                p.start >= after
+                    && p.node == node
+                    && p.value.as_ref().is_some_and(|a| a.contains(&vip))
+            })
+            .map(|p| p.end)
+    }
+}
+
+/// What the grace watcher saw.
+pub struct GraceHistory {
+    pub rounds: Vec<Vec<Poll<bool>>>,
+}
+
+impl GraceHistory {
+    /// The end of the first poll after `after` in which `node` answered "in grace": grace
+    /// had started by then.
+    pub fn first_grace(&self, node: &str, after: Instant) -> Option<Instant> {
+        self.rounds
+            .iter()
+            .flatten()
+            .find(|p| p.node == node && p.start >= after && p.value == Some(true))
+            .map(|p| p.end)
+    }
+}
+
+/// Both watchers, started together before a failure is injected.
+pub struct Watch {
+    pub t0: Instant,
+    vips: Watcher<Vec<Ipv4Addr>>,
+    grace: GraceWatcher,
+}
+
+impl Watch {
+    pub fn start(lab: &Lab) -> Watch {
+        Watch {
+            t0: Instant::now(),
+            vips: watch_vips(lab),
+            grace: GraceWatcher::start(lab),
+        }
+    }
+
+    pub fn finish(self) -> (VipHistory, GraceHistory) {
+        (
+            VipHistory {
+                rounds: self.vips.finish(),
+            },
+            self.grace.finish(),
+        )
+    }
+}
+
+/// No false failover: every VIP but `moving` was on its home node, and only there, at every
+/// poll of the scenario.
+pub fn assert_others_stayed_home(ha: &Ha, vips: &VipHistory, moving: &[Ipv4Addr]) {
+    let names = ha.names();
+    for round in &vips.rounds {
+        for (i, home) in names.iter().enumerate() {
+            let vip = vip_of(i);
+            if moving.contains(&vip) {
+                continue;
+            }
+            let on: Vec<&str> = round
+                .iter()
+                .filter(|p| p.value.as_ref().is_some_and(|a| a.contains(&vip)))
+                .map(|p| p.node.as_str())
+                .collect();
+            assert!(
+                on == [home.as_str()],
+                "{vip} left {home} (on {on:?}): a failover nobody caused\n{}",
+                ha.context()
+            );
+        }
+    }
+}
+
+/// Asserts the scenario-independent parts: no VIP ever on two nodes, and each survivor in
+/// grace before `failed`'s VIP started on its new node. Returns a line for the log.
+pub fn assert_failover_order(
+    ha: &Ha,
+    vips: &VipHistory,
+    grace: &GraceHistory,
+    failed: &str,
+    survivors: &[&str],
+    failed_at: Instant,
+    marks: &[usize],
+) -> String {
+    let all: Vec<Ipv4Addr> = (0..ha.lab.nodes().len()).map(vip_of).collect();
+    let doubles = vips.doubles(failed_at, &all);
+    assert!(
+        doubles.is_empty(),
+        "a VIP was up on two nodes: {doubles:?}\n{}",
+        ha.context()
+    );
+    let vip = ha.vip(failed);
+    let (added_after, seen, new_home) = vips
+        .moved(vip, failed, failed_at)
+        .unwrap_or_else(|| panic!("{vip} was never seen moving off {failed}\n{}", ha.context()));
+    assert!(
+        survivors.contains(&new_home.as_str()),
+        "{vip} moved to {new_home}, not a survivor"
+    );
+    let mut line = format!(
+        "{vip} of {failed}: added on {new_home} between {:.2?} and {:.2?} after the failure;",
+        added_after.saturating_duration_since(failed_at),
+        seen.saturating_duration_since(failed_at)
+    );
+    // The order, from the records with millisecond timestamps: the controller initiated the
+    // VIP's start only after each survivor's ganesha_grace had logged that its daemon
+    // accepted grace(5:<failed>). The polls above only bound the order to ~100 ms.
+    let vip_rsc = format!("{failed}-vip_start_0");
+    let initiated = ha
+        .lab
+        .nodes()
+        .iter()
+        .zip(marks)
+        .find_map(|(n, &m)| {
+            let at = log_line_after(
+                &ha.pacemaker_log(n),
+                m,
+                &format!("Initiating start operation {vip_rsc}"),
+            )?;
+            Some((n.name().to_owned(), at))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no controller log of starting {vip_rsc}\n{}\n{}",
+                ha.log_excerpt(marks, &[&format!("{failed}-vip"), "grace("]),
+                ha.context()
+            )
+        });
+    let (dc, (start_ms, start_line, start_offset)) = initiated;
+    for s in survivors {
+        let g = grace.first_grace(s, failed_at).unwrap_or_else(|| {
+            panic!(
+                "{s} never reported grace after the failure\n{}",
+                ha.context()
+            )
+        });
+        let i = ha.names().iter().position(|n| n == s).unwrap();
+        let (sent_ms, sent_line, sent_offset) = log_line_after(
+            &ha.pacemaker_log(ha.lab.node(i)),
+            marks[i],
+            &format!("grace(5:{failed}):"),
+        )
+        .unwrap_or_else(|| panic!("{s}: no grace(5:{failed}) in its log\n{}", ha.context()));
+        // Within one log the line order decides; across logs, the same millisecond is as
+        // close as the clocks can tell (the controller acts on the notify's result only
+        // after the executor logged it).
+        let before = if *s == dc && sent_ms == start_ms {
+            sent_offset < start_offset
+        } else {
+            sent_ms <= start_ms
+        };
+        assert!(
+            before,
+            "{s} accepted grace only at\n  {sent_line}\nafter the controller started {vip} at\n  {start_line}\n{}",
+            ha.context()
+        );
+        line.push_str(&format!(
+            " {s} in grace by {:.2?} (polled), {} ms before the VIP start was initiated (logs);",
+            g.saturating_duration_since(failed_at),
+            start_ms - sent_ms
+        ));
+    }
+    line.push_str(&format!(" max poll gap {:.0?}", vips.max_gap()));
+    line
+}
+
+/// Milliseconds since the start of the year of a pacemaker.log line
+/// (`Nov 21 05:34:33.533 node1 ...`), enough to order lines of one lab run.
+pub fn log_time(line: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let mut w = line.split_whitespace();
+    let name = w.next()?;
+    let month = MONTHS.iter().position(|m| *m == name)? as i64;
+    let day: i64 = w.next()?.parse().ok()?;
+    let (hms, ms) = w.next()?.split_once('.')?;
+    let mut t = hms.split(':').map(|x| x.parse::<i64>().ok());
+    let (h, m, s) = (t.next()??, t.next()??, t.next()??);
+    let ms: i64 = ms.parse().ok()?;
+    Some((((month * 31 + day) * 24 + h) * 60 + m) * 60_000 + s * 1000 + ms)
+}
+
+/// The first line after byte offset `from` that contains `needle`: its time, the line and
+/// its offset in the log.
+pub fn log_line_after(log: &str, from: usize, needle: &str) -> Option<(i64, String, usize)> {
+    let mut offset = from;
+    for l in log.get(from..)?.split_inclusive('\n') {
+        if l.contains(needle) {
+            if let Some(t) = log_time(l) {
+                return Some((t, l.trim_end().to_owned(), offset));
+            }
+        }
+        offset += l.len();
+    }
+    None
+}
+
+/// The first line of any node's log after `marks` containing every one of `needles`.
+pub fn first_logged(ha: &Ha, marks: &[usize], needles: &[&str]) -> Option<(i64, String)> {
+    ha.lab
+        .nodes()
+        .iter()
+        .zip(marks)
+        .filter_map(|(n, &m)| {
+            let log = ha.pacemaker_log(n);
+            log.get(m..)?
+                .lines()
+                .filter(|l| needles.iter().all(|x| l.contains(x)))
+                .find_map(|l| Some((log_time(l)?, l.to_owned())))
+        })
+        .min()
+}
+
+/// Fencing of `failed` succeeded before the controller initiated the start of its VIP
+/// elsewhere. Returns the fencing line.
+pub fn assert_fenced_before_vip(ha: &Ha, failed: &str, marks: &[usize]) -> String {
+    let fenced = first_logged(ha, marks, &[&format!("{failed} was terminated"), "OK"])
+        .unwrap_or_else(|| {
+            panic!(
+                "no successful fencing of {failed} logged\n{}\n{}",
+                ha.log_excerpt(marks, &["terminated", "targeting", "fenc"]),
+                ha.context()
+            )
+        });
+    let started = first_logged(
+        ha,
+        marks,
+        &[&format!("Initiating start operation {failed}-vip_start_0")],
+    )
+    .unwrap_or_else(|| panic!("no start of {failed}-vip logged\n{}", ha.context()));
+    assert!(
+        fenced.0 < started.0,
+        "{failed}-vip started before fencing completed:\n  {}\n  {}",
+        started.1,
+        fenced.1
+    );
+    format!(
+        "fencing of {failed} confirmed {} ms before its VIP's start",
+        started.0 - fenced.0
+    )
+}
