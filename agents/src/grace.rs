@@ -1,10 +1,15 @@
 //! `ganesha_grace`: puts the local ganesha.nfsd into NFS grace when a peer stops serving or
 //! comes back (a clone with `notify=true`).
 //!
-//! - post-stop notification: for every peer in `notify_stop_uname` (exact names, several in
-//!   one transition allowed) the local daemon gets `grace("5:<peer>")`, EVENT_TAKE_IP: enter
-//!   grace and load the peer's client records from `RecoveryRoot/<peer>/v4recov`, which
-//!   ganesha_nfsd's layout links to the peer's own directory.
+//! - pre-stop and post-stop notifications: for every peer in `notify_stop_uname` (exact
+//!   names, several in one transition allowed) the local daemon gets `grace("5:<peer>")`,
+//!   EVENT_TAKE_IP: enter grace and load the peer's client records from
+//!   `RecoveryRoot/<peer>/v4recov`, which ganesha_nfsd's layout links to the peer's own
+//!   directory. Both, because Pacemaker 2.1.5's controller on the DC can discard a
+//!   notification for its own instance while a node joins (S_INTEGRATION) and still confirm
+//!   it (docs/failover.md); the post-stop call is skipped when the pre-stop one of the same
+//!   stop was made (recorded with its time), since loading a peer's records twice keeps
+//!   grace from ending early.
 //! - pre-start notification: for every peer in `notify_start_uname` that this node took over,
 //!   `grace("2:<peer>")`, EVENT_RELEASE_IP: enter grace and release that peer's clients
 //!   before its VIP returns. Takeovers are remembered in the instance's state file, so a peer
@@ -17,7 +22,7 @@
 //! is bounded by `dbus_timeout` and the notify timeout. Notify itself always succeeds, since a
 //! failed notify makes Pacemaker recover this instance, which helps nobody.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use ocf::notify::{others, NotifyOperation, NotifyType};
@@ -67,23 +72,46 @@ static METADATA: Metadata = Metadata {
     actions: &ACTIONS,
 };
 
-/// The grace calls a notification asks this node to make, in order. `taken` holds the peers
-/// this node has taken over and not yet released.
+/// How long a pre-stop takeover stands for the post-stop notification of the same stop.
+pub const EARLY_TAKEOVER_WINDOW: u64 = 300;
+
+/// What an instance remembers between notifications.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Takeovers {
+    /// Peers taken over and not yet released.
+    pub taken: BTreeSet<String>,
+    /// Peers taken over on a pre-stop notification, with the time (Unix seconds), whose
+    /// post-stop notification has not come yet.
+    pub early: BTreeMap<String, u64>,
+}
+
+/// The grace calls a notification asks this node to make, in order, at time `now`.
 pub fn grace_events(
     n: &Notification,
     me: &str,
     release_on_start: bool,
-    taken: &BTreeSet<String>,
+    state: &Takeovers,
+    now: u64,
 ) -> Vec<String> {
-    let (event, peers) = if n.is(NotifyType::Post, NotifyOperation::Stop) {
+    let (event, peers) = if n.is(NotifyType::Pre, NotifyOperation::Stop)
+        || n.is(NotifyType::Post, NotifyOperation::Stop)
+    {
         (5, &n.stop_uname)
     } else if release_on_start && n.is(NotifyType::Pre, NotifyOperation::Start) {
         (2, &n.start_uname)
     } else {
         return Vec::new();
     };
+    let post = n.is(NotifyType::Post, NotifyOperation::Stop);
     others(peers, me)
-        .filter(|peer| event == 5 || taken.contains(*peer))
+        .filter(|peer| match event {
+            5 if post => state
+                .early
+                .get(*peer)
+                .is_none_or(|&t| now.saturating_sub(t) > EARLY_TAKEOVER_WINDOW),
+            5 => true,
+            _ => state.taken.contains(*peer),
+        })
         .filter(|peer| {
             let ok = recovery::valid_key(peer);
             if !ok {
@@ -95,38 +123,83 @@ pub fn grace_events(
         .collect()
 }
 
-/// The peers taken over, after `events` were sent.
-pub fn after_events(taken: &BTreeSet<String>, events: &[String]) -> BTreeSet<String> {
-    let mut next = taken.clone();
+/// What the instance remembers after `n` and the `events` sent for it at `now`.
+pub fn after_events(
+    state: &Takeovers,
+    n: &Notification,
+    me: &str,
+    events: &[String],
+    now: u64,
+) -> Takeovers {
+    let mut next = state.clone();
+    if n.is(NotifyType::Post, NotifyOperation::Stop) {
+        for peer in others(&n.stop_uname, me) {
+            next.early.remove(peer);
+        }
+    }
+    if n.is(NotifyType::Pre, NotifyOperation::Start) {
+        // Returning peers are no longer taken over, released or not.
+        for peer in others(&n.start_uname, me) {
+            next.taken.remove(peer);
+            next.early.remove(peer);
+        }
+    }
+    let early = n.is(NotifyType::Pre, NotifyOperation::Stop);
     for e in events {
-        match e.split_once(':') {
-            Some(("5", peer)) => {
-                next.insert(peer.to_owned());
+        if let Some(("5", peer)) = e.split_once(':') {
+            next.taken.insert(peer.to_owned());
+            if early {
+                next.early.insert(peer.to_owned(), now);
             }
-            Some(("2", peer)) => {
-                next.remove(peer);
-            }
-            _ => {}
         }
     }
     next
 }
 
 const TAKEN: &str = "taken";
+const EARLY: &str = "early";
 
-fn read_taken(file: &std::path::Path) -> Option<BTreeSet<String>> {
+fn read_takeovers(file: &std::path::Path) -> Option<Takeovers> {
     let entries = state::read(file).ok().flatten()?;
-    Some(
+    let list = |key: &str| -> Vec<String> {
         entries
-            .get(TAKEN)
+            .get(key)
             .map(|v| {
                 v.split(',')
                     .filter(|p| !p.is_empty())
                     .map(str::to_owned)
                     .collect()
             })
-            .unwrap_or_default(),
-    )
+            .unwrap_or_default()
+    };
+    Some(Takeovers {
+        taken: list(TAKEN).into_iter().collect(),
+        early: list(EARLY)
+            .iter()
+            .filter_map(|e| {
+                let (peer, t) = e.rsplit_once('@')?;
+                Some((peer.to_owned(), t.parse().ok()?))
+            })
+            .collect(),
+    })
+}
+
+fn write_takeovers(file: &std::path::Path, t: &Takeovers) -> std::io::Result<()> {
+    let taken: Vec<&str> = t.taken.iter().map(String::as_str).collect();
+    let early: Vec<String> = t.early.iter().map(|(p, at)| format!("{p}@{at}")).collect();
+    let entries = [
+        (TAKEN.to_owned(), taken.join(",")),
+        (EARLY.to_owned(), early.join(",")),
+    ]
+    .into_iter()
+    .collect();
+    state::write(file, &entries)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The one D-Bus method this agent needs, so that the logic can be tested without a bus.
@@ -238,19 +311,20 @@ impl Agent for GaneshaGrace {
         let file = ctx.state_file("ganesha_grace");
         // No state file: the instance is not started (e.g. a test harness calling notify
         // alone); nothing was taken over and nothing is recorded.
-        let taken = read_taken(&file);
-        let events = grace_events(n, &me, release, taken.as_ref().unwrap_or(&BTreeSet::new()));
+        let state = read_takeovers(&file);
+        let now = unix_now();
+        let events = grace_events(n, &me, release, &state.clone().unwrap_or_default(), now);
+        if let Some(state) = &state {
+            let next = after_events(state, n, &me, &events, now);
+            if &next != state {
+                if let Err(e) = write_takeovers(&file, &next) {
+                    tracing::warn!("cannot record taken-over peers in {}: {e}", file.display());
+                }
+            }
+        }
         if events.is_empty() {
             tracing::debug!("notification {:?}-{:?}: nothing to do", n.kind, n.operation);
             return Ok(());
-        }
-        if let Some(taken) = &taken {
-            let next = after_events(taken, &events);
-            let list: Vec<&str> = next.iter().map(String::as_str).collect();
-            let entries = [(TAKEN.to_owned(), list.join(","))].into_iter().collect();
-            if let Err(e) = state::write(&file, &entries) {
-                tracing::warn!("cannot record taken-over peers in {}: {e}", file.display());
-            }
         }
         let per_call = dbus_timeout(ctx)?;
         let deadline = ctx.deadline();
@@ -266,6 +340,8 @@ impl Agent for GaneshaGrace {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
     use ocf::Env;
     use std::cell::RefCell;
@@ -286,7 +362,7 @@ mod tests {
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node7"),
         ]);
         assert_eq!(
-            grace_events(&n, "node3", true, &BTreeSet::new()),
+            grace_events(&n, "node3", true, &Takeovers::default(), 0),
             ["5:node1", "5:node10"]
         );
     }
@@ -302,7 +378,7 @@ mod tests {
             ),
         ]);
         assert_eq!(
-            grace_events(&n, "a", true, &BTreeSet::new()),
+            grace_events(&n, "a", true, &Takeovers::default(), 0),
             ["5:a.lab.example.com"]
         );
     }
@@ -315,39 +391,105 @@ mod tests {
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node1"),
             ("OCF_RESKEY_CRM_meta_notify_stop_uname", ""),
         ]);
-        let taken: BTreeSet<String> = ["node1".to_string()].into();
-        assert_eq!(grace_events(&n, "node2", true, &taken), ["2:node1"]);
-        assert!(grace_events(&n, "node2", false, &taken).is_empty());
+        let taken = Takeovers {
+            taken: ["node1".to_string()].into(),
+            ..Takeovers::default()
+        };
+        assert_eq!(grace_events(&n, "node2", true, &taken, 0), ["2:node1"]);
+        assert!(grace_events(&n, "node2", false, &taken, 0).is_empty());
+        // Released or not, a returning peer is no longer taken over.
+        let after = after_events(&taken, &n, "node2", &[], 0);
+        assert!(after.taken.is_empty());
         // A peer never taken over (cluster start, a node added): no needless grace.
-        assert!(grace_events(&n, "node2", true, &BTreeSet::new()).is_empty());
+        assert!(grace_events(&n, "node2", true, &Takeovers::default(), 0).is_empty());
+    }
+
+    fn stop(kind: &str, peers: &str) -> Notification {
+        notification(&[
+            ("OCF_RESKEY_CRM_meta_notify_type", kind),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
+            ("OCF_RESKEY_CRM_meta_notify_stop_uname", peers),
+        ])
+    }
+
+    #[test]
+    fn a_stop_takes_over_once_on_pre_stop_or_else_on_post_stop() {
+        let (pre, post) = (stop("pre", "node1 node2"), stop("post", "node1 node2"));
+        let none = Takeovers::default();
+        // Both notifications delivered: one grace call per peer, on pre-stop.
+        let events = grace_events(&pre, "node2", true, &none, 100);
+        assert_eq!(events, ["5:node1"]);
+        let state = after_events(&none, &pre, "node2", &events, 100);
+        assert_eq!(state.early.get("node1"), Some(&100));
+        assert!(grace_events(&post, "node2", true, &state, 101).is_empty());
+        let state = after_events(&state, &post, "node2", &[], 101);
+        assert!(state.early.is_empty() && state.taken.contains("node1"));
+        // The pre-stop was discarded (the DC's own instance while a node joins): post-stop
+        // takes over.
+        assert_eq!(grace_events(&post, "node2", true, &none, 100), ["5:node1"]);
+        // A pre-stop record from long ago (its post-stop was lost) does not hide a new stop.
+        let stale = after_events(&none, &pre, "node2", &events, 100);
+        let later = 100 + EARLY_TAKEOVER_WINDOW + 1;
+        assert_eq!(
+            grace_events(&post, "node2", true, &stale, later),
+            ["5:node1"]
+        );
     }
 
     #[test]
     fn other_notifications_do_nothing() {
-        for (t, op) in [
-            ("pre", "stop"),
-            ("post", "start"),
-            ("post", "promote"),
-            ("", ""),
-        ] {
+        for (t, op) in [("post", "start"), ("post", "promote"), ("", "")] {
             let n = notification(&[
                 ("OCF_RESKEY_CRM_meta_notify_type", t),
                 ("OCF_RESKEY_CRM_meta_notify_operation", op),
                 ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node1"),
                 ("OCF_RESKEY_CRM_meta_notify_start_uname", "node1"),
             ]);
-            let all: BTreeSet<String> = ["node1".to_string()].into();
-            assert!(grace_events(&n, "node2", true, &all).is_empty(), "{t}-{op}");
+            let all = Takeovers {
+                taken: ["node1".to_string()].into(),
+                ..Takeovers::default()
+            };
+            assert!(
+                grace_events(&n, "node2", true, &all, 0).is_empty(),
+                "{t}-{op}"
+            );
         }
     }
 
     #[test]
     fn takeovers_are_remembered_until_released() {
-        let none = BTreeSet::new();
-        let taken = after_events(&none, &["5:node1".into(), "5:node3".into()]);
-        assert_eq!(taken, ["node1".to_string(), "node3".to_string()].into());
-        let after = after_events(&taken, &["2:node1".into()]);
-        assert_eq!(after, ["node3".to_string()].into());
+        let none = Takeovers::default();
+        let post = stop("post", "node1 node3");
+        let taken = after_events(
+            &none,
+            &post,
+            "node2",
+            &["5:node1".into(), "5:node3".into()],
+            0,
+        );
+        assert_eq!(
+            taken.taken,
+            ["node1".to_string(), "node3".to_string()].into()
+        );
+        let start = notification(&[
+            ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
+            ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
+            ("OCF_RESKEY_CRM_meta_notify_start_uname", "node1"),
+        ]);
+        let after = after_events(&taken, &start, "node2", &["2:node1".into()], 0);
+        assert_eq!(after.taken, ["node3".to_string()].into());
+    }
+
+    #[test]
+    fn takeovers_survive_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("grace.state");
+        let t = Takeovers {
+            taken: ["a".to_string(), "b.example".to_string()].into(),
+            early: [("a".to_string(), 42)].into(),
+        };
+        write_takeovers(&file, &t).unwrap();
+        assert_eq!(read_takeovers(&file), Some(t));
     }
 
     struct FakeBus {

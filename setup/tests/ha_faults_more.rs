@@ -178,14 +178,13 @@ fn pacemaker_restarted_on_one_node_while_a_client_reads() {
 /// again only after the fencing, on a survivor in grace, or back on node2 when the rebooted
 /// node rejoined first; either way it ends home, served, the cluster HEALTHY.
 ///
-/// Ignored: it reproduces a gap this project has not closed. When the fenced node rejoins
-/// while the DC runs the post-stop notifications, Pacemaker 2.1.5's DC discards the one for
-/// its own ganesha_grace instance ("Discarding attempt to perform action notify on nfs-grace
-/// in state S_INTEGRATION") and confirms it as ok, so the DC's ganesha.nfsd never enters grace
-/// for the fenced peer; when the VIP moves in that run, the order assertion fails (about
-/// half the runs here). `cargo test -p ganesha-ha --test ha_faults_more -- --ignored`.
+/// It used to fail about half the runs: when the fenced node rejoined while the DC ran the
+/// post-stop notifications, Pacemaker 2.1.5's DC discarded the one for its own ganesha_grace
+/// instance ("Discarding attempt to perform action notify on nfs-grace in state
+/// S_INTEGRATION") and confirmed it as ok, so the DC's ganesha.nfsd never entered grace for
+/// the fenced peer. ganesha_grace now takes over on pre-stop as well (once per stop), and the
+/// lab's fence device lets a rebooted node boot before its stack starts.
 #[test]
-#[ignore = "reproduces the DC's discarded post-stop notification (docs/failover.md)"]
 fn pacemaker_killed_on_one_node_is_fenced_and_fails_back() {
     let _slot = LabSlot::take();
     let ha = Ha::up(3);

@@ -473,6 +473,12 @@ impl Node {
     pub fn start_stack(&self) -> Result<(), LabError> {
         let _lock = self.lock()?;
         self.check_holder()?;
+        if self.lab_root.join(STOPPING_MARKER).exists() {
+            return Err(LabError::Setup(format!(
+                "{}: the lab is being torn down; not starting the stack",
+                self.name
+            )));
+        }
         if !self.has_cluster_config() {
             return Err(LabError::Setup(format!(
                 "{}: no {COROSYNC_CONF}; corosync cannot start",
@@ -567,10 +573,20 @@ impl Node {
     /// while the lab is being torn down.
     pub fn power_on(&self) -> Result<(), LabError> {
         let _lock = self.lock()?;
-        self.power_on_locked()
+        self.power_on_locked(true)
     }
 
-    fn power_on_locked(&self) -> Result<(), LabError> {
+    /// [`Node::power_on`] up to the point where a machine is on and still booting: `/run`,
+    /// the link, D-Bus and ganesha, but not the cluster stack, which the caller starts
+    /// later ([`Node::start_stack`]). The fence device uses it: a Pacemaker that comes up
+    /// before its own fencing is reported learns it "was allegedly just fenced" and exits
+    /// for good, which real machines never hit because they take longer to boot.
+    pub fn power_on_booting(&self) -> Result<(), LabError> {
+        let _lock = self.lock()?;
+        self.power_on_locked(false)
+    }
+
+    fn power_on_locked(&self, with_stack: bool) -> Result<(), LabError> {
         self.check_holder()?;
         if self.lab_root.join(STOPPING_MARKER).exists() {
             return Err(LabError::Setup(format!(
@@ -593,7 +609,7 @@ impl Node {
             started.push(GANESHA);
         }
         // Like enabled units: a node with no corosync.conf (bare) boots without the stack.
-        if self.has_cluster_config() {
+        if with_stack && self.has_cluster_config() {
             started.extend(self.start_stack_locked()?);
         }
         let _ = fs::remove_file(self.dir.join(FAILED_FILE));
@@ -669,7 +685,7 @@ impl Node {
                 let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGCONT);
             }
         }
-        self.power_on_locked()
+        self.power_on_locked(true)
     }
 
     /// The failures injected since the node was last powered on or healed.

@@ -209,6 +209,26 @@ impl Ha {
                 s.push_str(&format!("{r}\n"));
             }
         }
+        // The fencer's and controller's last words about fencing, and any fatal exit.
+        for node in self.lab.nodes() {
+            let log = self.pacemaker_log(node);
+            let lines: Vec<&str> = log
+                .lines()
+                .filter(|l| {
+                    l.contains("fence_ganesha_lab")
+                        || l.contains("allegedly")
+                        || l.contains("fatal")
+                        || (l.contains("pacemaker-fenced") && l.contains("notice"))
+                })
+                .collect();
+            let tail = &lines[lines.len().saturating_sub(25)..];
+            s.push_str(&format!(
+                "=== {} pacemaker.log, fencing lines (last {})\n{}\n",
+                node.name(),
+                tail.len(),
+                tail.join("\n")
+            ));
+        }
         s
     }
 

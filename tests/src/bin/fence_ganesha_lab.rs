@@ -1,10 +1,15 @@
 //! `fence_ganesha_lab`: the lab's fencing device for Pacemaker (fence-agents API; see
 //! `ganesha_lab::fence`). Pacemaker passes `name=value` lines on stdin; people may pass
 //! `-o ACTION -n NODE --state-file PATH`.
+//!
+//! Powering a node on works like a boot: the machine is on when the agent returns, and its
+//! cluster stack starts [`BOOT_TIME`] later, from a detached copy of this program
+//! (`--boot-stack NODE STATE_FILE`), after Pacemaker has recorded the fencing.
 
 use std::io::Read;
 use std::path::Path;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
 
 use ganesha_lab::fence::{self, Power, Request};
 use ganesha_lab::{Lab, Node};
@@ -38,7 +43,46 @@ impl Power for LabPower {
         self.node(node)?.power_off().map_err(|e| e.to_string())
     }
     fn power_on(&self, node: &str) -> Result<(), String> {
-        self.node(node)?.power_on().map_err(|e| e.to_string())
+        let n = self.node(node)?;
+        n.power_on_booting().map_err(|e| e.to_string())?;
+        if n.has_cluster_config() {
+            boot_stack_later(node, &self.lab.state_file())?;
+        }
+        Ok(())
+    }
+}
+
+/// How long after power-on a node's cluster stack starts.
+const BOOT_TIME: Duration = Duration::from_secs(3);
+
+/// Starts `--boot-stack` detached: own session, no stdio (Pacemaker's fencer waits for the
+/// agent's pipes to close).
+fn boot_stack_later(node: &str, state_file: &Path) -> Result<(), String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
+    Command::new("setsid")
+        .arg(me)
+        .arg("--boot-stack")
+        .arg(node)
+        .arg(state_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map(drop)
+        .map_err(|e| format!("cannot start {node}'s boot: {e}"))
+}
+
+/// The detached half: waits out the boot, then starts the stack unless the node was powered
+/// off again meanwhile.
+fn boot_stack(node: &str, state_file: &Path) -> ExitCode {
+    std::thread::sleep(BOOT_TIME);
+    let started = Lab::attach(state_file).and_then(|lab| match lab.node_by_name(node) {
+        Some(n) if n.is_powered_on() => n.start_stack(),
+        _ => Ok(()),
+    });
+    match started {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(1),
     }
 }
 
@@ -62,6 +106,11 @@ impl Power for NoLab {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, node, state] = args.as_slice() {
+        if flag == "--boot-stack" {
+            return boot_stack(node, Path::new(state));
+        }
+    }
     let params = if args.is_empty() {
         let mut stdin = String::new();
         let _ = std::io::stdin().read_to_string(&mut stdin);
