@@ -169,27 +169,59 @@ fn backup_path(recovery_root: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Makes `link` point at `target`. Nodes starting together make each other's links (both
+/// directions), so another node may create or replace the same link between our look and
+/// our write: EEXIST and ENOENT then mean "look again", a few times.
 fn ensure_link(link: &Path, target: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(link) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            if fs::read_link(link)? == target {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match fs::symlink_metadata(link) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                if fs::read_link(link)? == target {
+                    return Ok(());
+                }
+                match fs::remove_file(link) {
+                    Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 5 => continue,
+                    other => other?,
+                }
+            }
+            Ok(_) => {
+                tracing::warn!("{} is not a link; leaving it alone", link.display());
                 return Ok(());
             }
-            fs::remove_file(link)?;
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        Ok(_) => {
-            tracing::warn!("{} is not a link; leaving it alone", link.display());
-            return Ok(());
+        match symlink(target, link) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 5 => continue,
+            other => return other,
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
     }
-    symlink(target, link)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_preparing_at_once_all_succeed() {
+        let Some(dir) = tmp() else { return };
+        let root = dir.path().to_path_buf();
+        for round in 0..20 {
+            let names: Vec<String> = (0..4).map(|i| format!("r{round}n{i}")).collect();
+            let handles: Vec<_> = names
+                .iter()
+                .map(|n| {
+                    let layout = Layout::new(&root, n);
+                    std::thread::spawn(move || layout.prepare().map(drop))
+                })
+                .collect();
+            for h in handles {
+                assert!(matches!(h.join(), Ok(Ok(()))), "round {round}");
+            }
+        }
+    }
 
     fn tmp() -> Option<tempfile::TempDir> {
         tempfile::tempdir().ok()
