@@ -306,10 +306,7 @@ pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResul
     let dir = spec.exports_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
     let file = file_for(&dir, &new.name);
-    let tmp = file.with_extension("conf.ganesha-ha-new");
-    std::fs::write(&tmp, render(new, id))
-        .and_then(|()| std::fs::rename(&tmp, &file))
-        .map_err(|e| format!("writing {}: {e}", file.display()))?;
+    crate::membership::write_config(&file, &render(new, id))?;
     let transport = transport::for_spec(spec);
     set_include(spec, transport.as_ref(), &file, true)?;
     let file_arg = file.to_string_lossy().into_owned();

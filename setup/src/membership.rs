@@ -25,8 +25,9 @@ fn parse(text: &str, file: &Path) -> Result<ClusterSpec, String> {
     config::parse(text, file).map_err(|e| e.to_string())
 }
 
-/// Replaces `file` with `text` (temporary file, then rename: never half written).
-fn write_config(file: &Path, text: &str) -> Result<(), String> {
+/// Replaces the configuration file `file` with `text` (temporary file, then rename: never
+/// half written); `ganesha-ha export` writes its export files the same way.
+pub(crate) fn write_config(file: &Path, text: &str) -> Result<(), String> {
     let tmp = file.with_extension("conf.ganesha-ha-new");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, file))

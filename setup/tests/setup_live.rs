@@ -6,22 +6,10 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ganesha_lab::Node;
-
-fn ganesha_ha(node: &Node, args: &[&str]) -> (i32, String, String) {
-    let out = node
-        .command(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use util::{ganesha_ha, wait_serving};
 
 fn epoch(node: &Node) -> String {
     let out = node.run("cibadmin", &["--query"]).unwrap();
@@ -71,24 +59,7 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
 
     // Every VIP serves NFS (after any grace period).
     for vip in ["192.0.2.101", "192.0.2.102", "192.0.2.103"] {
-        let url = format!("nfs://{vip}/export/hello.txt?version=4");
-        let t = Instant::now();
-        loop {
-            let read = lab
-                .node(1)
-                .run_timeout("nfs-cat", &[&url], Duration::from_secs(5));
-            if read
-                .as_ref()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("hello"))
-            {
-                break;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(40),
-                "{vip} does not serve: {read:?}"
-            );
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        wait_serving(&lab, vip);
     }
 
     // Idempotent: the second run writes nothing.
