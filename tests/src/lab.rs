@@ -1,32 +1,27 @@
-//! Shared by the setup crate's live tests.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! Labs with this build's agents and fence agent, and `ganesha-ha` run inside a node.
 
-pub mod ha;
-
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ganesha_lab::{Lab, LabOptions, Node};
 
-/// The directory of this build's binaries (`ganesha-ha`, the agents, the lab's tools).
-fn bin_dir() -> PathBuf {
-    let dir: PathBuf = Path::new(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .parent()
-        .unwrap()
-        .into();
-    assert!(
-        dir.join("ganesha_nfsd").is_file(),
-        "build the agents first: cargo build --workspace"
-    );
-    dir
+use crate::bins::{bin_dir, ganesha_ha_bin};
+
+/// Whether this process runs as root (the benches skip otherwise).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false)
 }
 
 /// A lab of `nodes` nodes running ganesha as a service, with this build's agents and fence
-/// agent installed (they sit next to `ganesha-ha`; `cargo test --workspace` builds them).
+/// agent installed (from [`bin_dir`]).
 pub fn lab_with_agents(nodes: usize) -> Lab {
     Lab::up(LabOptions {
         nodes,
-        agents_dir: Some(bin_dir()),
+        agents_dir: Some(bin_dir().to_path_buf()),
         ganesha_service: true,
         ..LabOptions::default()
     })
@@ -37,7 +32,7 @@ pub fn lab_with_agents(nodes: usize) -> Lab {
 pub fn bare_lab_with_agents(nodes: usize) -> Lab {
     Lab::up(LabOptions {
         nodes,
-        agents_dir: Some(bin_dir()),
+        agents_dir: Some(bin_dir().to_path_buf()),
         ganesha_service: true,
         form_cluster: false,
         ..LabOptions::default()
@@ -47,11 +42,7 @@ pub fn bare_lab_with_agents(nodes: usize) -> Lab {
 
 /// Runs this build's `ganesha-ha` inside `node`: (exit code, stdout, stderr).
 pub fn ganesha_ha(node: &Node, args: &[&str]) -> (i32, String, String) {
-    let out = node
-        .command(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = node.command(ganesha_ha_bin()).args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),

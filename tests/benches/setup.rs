@@ -3,48 +3,30 @@
 //! nodes); cluster formation (the lab's `up`) reported separately. Then the same from bare
 //! nodes: `ganesha-ha setup` forming the cluster itself (corosync.conf and authkey
 //! distributed, stacks started, quorum and a DC), reported as formation and the rest.
-//! `cargo bench -p ganesha-ha --bench setup` (root; build the workspace first).
+//! `cargo bench -p ganesha-e2e --bench setup` (root; build the workspace first:
+//! `cargo build --release --workspace`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ganesha_lab::{Lab, LabOptions};
+use ganesha_e2e::bins::ganesha_ha_bin;
+use ganesha_e2e::lab::{bare_lab_with_agents, is_root, lab_with_agents};
 
 const RUNS: usize = 3;
 
 fn main() {
-    if nix_root() {
+    if is_root() {
         run();
     } else {
         eprintln!("setup bench: needs root (it builds clusters in namespaces); skipped");
     }
 }
 
-fn nix_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
-
 fn run() {
-    let bin_dir: PathBuf = Path::new(env!("CARGO_BIN_EXE_ganesha-ha"))
-        .parent()
-        .unwrap()
-        .into();
     let (mut forms, mut setups) = (Vec::new(), Vec::new());
     let (mut bare_forms, mut bare_totals) = (Vec::new(), Vec::new());
     for run in 1..=RUNS {
-        let lab = Lab::up(LabOptions {
-            nodes: 4,
-            agents_dir: Some(bin_dir.clone()),
-            ganesha_service: true,
-            ..LabOptions::default()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+        let lab = lab_with_agents(4);
         let mut conf = String::from(
             "HA_NAME=lab\nHA_CLUSTER_NODES=node1,node2,node3,node4\nHA_VIP_NIC=eth0\n",
         );
@@ -61,7 +43,7 @@ fn run() {
         let t = Instant::now();
         let out = lab
             .node(0)
-            .command(env!("CARGO_BIN_EXE_ganesha-ha"))
+            .command(ganesha_ha_bin())
             .args(["setup", "--config", &file.display().to_string()])
             .output()
             .unwrap();
@@ -79,14 +61,7 @@ fn run() {
         setups.push(took);
         lab.down().unwrap_or_else(|e| panic!("{e}"));
 
-        let lab = Lab::up(LabOptions {
-            nodes: 4,
-            agents_dir: Some(bin_dir.clone()),
-            ganesha_service: true,
-            form_cluster: false,
-            ..LabOptions::default()
-        })
-        .unwrap_or_else(|e| panic!("{e}"));
+        let lab = bare_lab_with_agents(4);
         let mut conf = String::from(
             "HA_NAME=lab\nHA_CLUSTER_NODES=node1,node2,node3,node4\nHA_VIP_NIC=eth0\n",
         );
@@ -108,7 +83,7 @@ fn run() {
         let t = Instant::now();
         let out = lab
             .node(0)
-            .command(env!("CARGO_BIN_EXE_ganesha-ha"))
+            .command(ganesha_ha_bin())
             .args(["setup", "--config", &file.display().to_string()])
             .output()
             .unwrap();

@@ -1,5 +1,6 @@
-//! The failover fault matrix (issue 5) on lab clusters set up with `ganesha-ha setup`, fencing
-//! through the lab fence device. Each scenario asserts, around a real failure:
+//! The failover fault matrix (a daemon killed or hung, a node crashed or isolated, each
+//! followed by failback) on lab clusters set up with `ganesha-ha setup`, fencing through the
+//! lab fence device. Each scenario asserts, around a real failure:
 //! - no VIP is ever up on two nodes (every node's addresses polled about every 100 ms);
 //! - each survivor reported grace (`get_grace`) before the failed node's VIP could have been
 //!   added on its new node (the poll that last saw it absent there);
@@ -14,12 +15,13 @@
 //! at most one lab per test binary loads the 2-core machine.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::time::{Duration, Instant};
 
+use ganesha_e2e::ha::{
+    assert_failover_order, assert_fenced_before_vip, assert_others_stayed_home, Ha, SERVE_BOUND,
+};
+use ganesha_e2e::watch::Watch;
 use ganesha_lab::FailMode;
-use util::ha::{assert_failover_order, Ha, Watch, SERVE_BOUND};
 
 /// Fails `victim`'s daemon with `how`, then checks the failover, the failback and health.
 /// ganesha_mon looks every second and ganesha_nfsd every ten, so the VIP moves before
@@ -53,7 +55,7 @@ fn daemon_failure(ha: &Ha, victim: usize, how: FailMode, expected_failures: &[&s
     let home = failed_at.elapsed();
     let (vips, grace) = watch.finish();
     let order = assert_failover_order(ha, &vips, &grace, failed, &survivors, failed_at, &marks);
-    util::ha::assert_others_stayed_home(ha, &vips, &[vip]);
+    assert_others_stayed_home(ha, &vips, &[vip]);
     println!("{how} on {failed}: VIP moved after {moved:.1?}, home after {home:.1?}; {order}");
     // Failback: every survivor released the peer's clients (2:<peer>) before its VIP returned.
     for (i, name) in names.iter().enumerate() {
@@ -141,9 +143,9 @@ fn node_failure(ha: &Ha, victim: usize, how: FailMode) {
     }
     let home = failed_at.elapsed();
     let (vips, grace) = watch.finish();
-    let fenced = util::ha::assert_fenced_before_vip(ha, failed, &marks);
+    let fenced = assert_fenced_before_vip(ha, failed, &marks);
     let order = assert_failover_order(ha, &vips, &grace, failed, &survivors, failed_at, &marks);
-    util::ha::assert_others_stayed_home(ha, &vips, &[vip]);
+    assert_others_stayed_home(ha, &vips, &[vip]);
     println!("{how} of {failed}: VIP on a survivor after {moved:.1?}, home after {home:.1?}; {fenced}; {order}");
     for (i, name) in names.iter().enumerate() {
         if name != failed {

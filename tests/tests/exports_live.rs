@@ -5,12 +5,10 @@
 //! everywhere. Root; CI runs as root.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::time::{Duration, Instant};
 
+use ganesha_e2e::lab::{ganesha_ha, lab_with_agents};
 use ganesha_lab::{FailMode, Lab};
-use util::ganesha_ha;
 
 const NODES: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
 
@@ -47,7 +45,7 @@ fn wait_all(lab: &Lab, serving: bool) {
 
 #[test]
 fn exports_are_added_refreshed_and_removed_on_every_node() {
-    let lab = util::lab_with_agents(3);
+    let lab = lab_with_agents(3);
     let data = lab.shared_dir().join("data2");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("f.txt"), "two\n").unwrap();

@@ -1,8 +1,9 @@
 //! Failover time on a 3-node lab cluster set up with `ganesha-ha setup` (its default
 //! intervals, fencing through the lab fence device), beside the glusterfs shell agents
-//! measured in the same kind of lab (shared/notes/cluster-in-a-box.md).
+//! measured in the same kind of lab (their figures are in docs/failover.md).
 //!
-//! `cargo bench -p ganesha-ha --bench failover` (root; build the workspace first).
+//! `cargo bench -p ganesha-e2e --bench failover` (root; build the workspace first:
+//! `cargo build --release --workspace`).
 //! `FAILOVER_RUNS` (default 10) kills of ganesha.nfsd (`kill -9`) on node1, each from steady
 //! state (no daemon in grace), while a client on node2 reads through node1's VIP in a loop.
 //! From each kill (VIP and grace polled by the harness's watchers, ~100 ms and ~50 ms):
@@ -21,25 +22,16 @@
 //! survivor and the first read, with the fencing time from the controller's log.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../tests/util/mod.rs"]
-mod util;
-
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ganesha_e2e::ha::{read_within, Ha};
+use ganesha_e2e::lab::is_root;
+use ganesha_e2e::log::{first_logged, log_time};
+use ganesha_e2e::watch::Watch;
 use ganesha_lab::FailMode;
-use util::ha::{first_logged, log_time, read_within, Ha, Watch};
-
-fn root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        })
-        .unwrap_or(false)
-}
 
 fn runs(var: &str, default: usize) -> usize {
     std::env::var(var)
@@ -67,7 +59,7 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if !root() {
+    if !is_root() {
         eprintln!("failover bench: needs root (it builds a cluster in namespaces); skipped");
         return;
     }

@@ -4,12 +4,10 @@
 //! invalid configuration changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::time::Instant;
 
+use ganesha_e2e::lab::{ganesha_ha, lab_with_agents, wait_serving};
 use ganesha_lab::Node;
-use util::{ganesha_ha, wait_serving};
 
 fn epoch(node: &Node) -> String {
     let out = node.run("cibadmin", &["--query"]).unwrap();
@@ -23,7 +21,7 @@ fn epoch(node: &Node) -> String {
 
 #[test]
 fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
-    let lab = util::lab_with_agents(3);
+    let lab = lab_with_agents(3);
     let export = lab.shared_dir().join("export");
     std::fs::create_dir_all(&export).unwrap();
     std::fs::write(export.join("hello.txt"), "hello\n").unwrap();

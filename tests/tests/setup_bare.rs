@@ -6,10 +6,9 @@
 //! as root.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::time::Instant;
 
+use ganesha_e2e::lab::{bare_lab_with_agents, ganesha_ha, wait_serving};
 use ganesha_lab::Lab;
 
 /// The ganesha.nfsd pids of the first `n` nodes.
@@ -19,7 +18,6 @@ fn ganesha_pids(lab: &Lab, n: usize) -> Vec<Vec<nix::unistd::Pid>> {
         .map(|node| node.pids_named("ganesha.nfsd"))
         .collect()
 }
-use util::{ganesha_ha, wait_serving};
 
 fn config(lab: &Lab, nodes: usize) -> String {
     let mut text = format!(
@@ -48,7 +46,7 @@ fn config(lab: &Lab, nodes: usize) -> String {
 
 #[test]
 fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
-    let lab = util::bare_lab_with_agents(4);
+    let lab = bare_lab_with_agents(4);
     for n in lab.nodes() {
         assert!(!n.has_cluster_config() && !n.stack_running());
     }

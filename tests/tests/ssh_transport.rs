@@ -5,13 +5,11 @@
 //! alone, with ssh's reason. Root; CI runs as root.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use util::ganesha_ha;
+use ganesha_e2e::lab::{ganesha_ha, lab_with_agents};
 
 fn keygen(file: &Path) {
     let out = Command::new("ssh-keygen")
@@ -24,7 +22,7 @@ fn keygen(file: &Path) {
 
 #[test]
 fn ssh_reaches_a_node_with_its_host_key_checked() {
-    let lab = util::lab_with_agents(2);
+    let lab = lab_with_agents(2);
     let root = lab.root_dir().join("ssh");
     std::fs::create_dir(&root).unwrap();
     let (host_key, client_key) = (root.join("host_key"), root.join("client_key"));

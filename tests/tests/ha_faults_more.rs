@@ -1,17 +1,19 @@
-//! More of the failover fault matrix (issue 5; see `ha_faults.rs` for what every scenario
-//! asserts): two nodes failing one after the other on a 4-node lab, Pacemaker restarted on
+//! More of the failover fault matrix (see `ha_faults.rs` for what every scenario asserts): two nodes failing one after the other on a 4-node lab, Pacemaker restarted on
 //! one node while a client reads through every VIP, and Pacemaker killed on one node. At
 //! most two of these labs run at once.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-mod util;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ganesha_e2e::ha::{
+    assert_failover_order, assert_fenced_before_vip, assert_others_stayed_home, read_from, vip_of,
+    Ha, LabSlot, SERVE_BOUND,
+};
+use ganesha_e2e::log::first_logged;
+use ganesha_e2e::watch::Watch;
 use ganesha_lab::{FailMode, Signal};
-use util::ha::{assert_failover_order, vip_of, Ha, LabSlot, Watch, SERVE_BOUND};
 
 /// ganesha.nfsd killed on node1, then, while node1's VIP is away, node2 crashes (fenced by
 /// the lab device): both VIPs fail over in grace and come home; quorum (3 of 4) holds.
@@ -53,7 +55,7 @@ fn two_nodes_failing_one_after_the_other_on_four_nodes() {
         first_at,
         &marks,
     );
-    let fenced = util::ha::assert_fenced_before_vip(&ha, "node2", &marks);
+    let fenced = assert_fenced_before_vip(&ha, "node2", &marks);
     let second = assert_failover_order(
         &ha,
         &vips,
@@ -63,7 +65,7 @@ fn two_nodes_failing_one_after_the_other_on_four_nodes() {
         second_at,
         &marks,
     );
-    util::ha::assert_others_stayed_home(&ha, &vips, &[vip1, vip2]);
+    assert_others_stayed_home(&ha, &vips, &[vip1, vip2]);
     println!("node1 kill -9: {first}\nnode2 crash {:.1?} later: {fenced}; {second}\nboth home {home:.1?} after the first failure", second_at - first_at);
     for (i, peer) in [(2, "node1"), (3, "node1"), (2, "node2"), (3, "node2")] {
         assert!(
@@ -104,7 +106,7 @@ fn pacemaker_restarted_on_one_node_while_a_client_reads() {
             while !stop.load(Ordering::Relaxed) {
                 for i in 0..3 {
                     for (name, data) in &files {
-                        match util::ha::read_from(client, vip_of(i), name) {
+                        match read_from(client, vip_of(i), name) {
                             Ok(bytes) if bytes == *data => ok += 1,
                             Ok(bytes) => wrong.push(format!(
                                 "{name} through {}: {} bytes",
@@ -151,7 +153,7 @@ fn pacemaker_restarted_on_one_node_while_a_client_reads() {
         stopped_at,
         &marks,
     );
-    util::ha::assert_others_stayed_home(&ha, &vips, &[vip]);
+    assert_others_stayed_home(&ha, &vips, &[vip]);
     for i in [0, 2] {
         assert!(
             ha.grace_sent(ha.lab.node(i), "2:node2", marks[i]),
@@ -197,7 +199,7 @@ fn pacemaker_killed_on_one_node_is_fenced_and_fails_back() {
     let node2 = ha.lab.node(1);
     node2.fail(FailMode::KillPacemaker).unwrap();
     ha.wait_until("node2 fenced", Duration::from_secs(90), || {
-        util::ha::first_logged(&ha, &marks, &["node2 was terminated", "OK"]).is_some()
+        first_logged(&ha, &marks, &["node2 was terminated", "OK"]).is_some()
     });
     let fenced_after = failed_at.elapsed();
     ha.wait_until("node2 back on", Duration::from_secs(90), || {
@@ -208,7 +210,7 @@ fn pacemaker_killed_on_one_node_is_fenced_and_fails_back() {
     });
     let home = failed_at.elapsed();
     let (vips, grace) = watch.finish();
-    let fenced = util::ha::assert_fenced_before_vip(&ha, "node2", &marks);
+    let fenced = assert_fenced_before_vip(&ha, "node2", &marks);
     let path = if vips.moved(vip, "node2", failed_at).is_some() {
         assert_failover_order(
             &ha,
@@ -231,7 +233,7 @@ fn pacemaker_killed_on_one_node_is_fenced_and_fails_back() {
         .filter(|(i, _)| ha.grace_sent(ha.lab.node(*i), "5:node2", marks[*i]))
         .map(|(_, n)| n)
         .collect();
-    util::ha::assert_others_stayed_home(&ha, &vips, &[vip]);
+    assert_others_stayed_home(&ha, &vips, &[vip]);
     let served = ha.wait_serving(SERVE_BOUND);
     let cleaned = ha.assert_healthy(&[]);
     println!(

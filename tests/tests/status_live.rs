@@ -3,16 +3,16 @@
 //! (`cargo test --workspace` does that).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod util;
-
 use std::time::{Duration, Instant};
 
+use ganesha_e2e::bins::ganesha_ha_bin;
+use ganesha_e2e::lab::lab_with_agents;
 use ganesha_lab::cib::HaModel;
 use ganesha_lab::Node;
 
 fn status(node: &Node) -> (i32, String) {
     let out = node
-        .command(env!("CARGO_BIN_EXE_ganesha-ha"))
+        .command(ganesha_ha_bin())
         .args(["status", "--json"])
         .output()
         .unwrap();
@@ -39,7 +39,7 @@ fn wait_for(node: &Node, code: i32, what: &str, check: impl Fn(&str) -> bool) ->
 
 #[test]
 fn status_reports_healthy_failover_and_bad_from_a_live_cluster() {
-    let lab = util::lab_with_agents(3);
+    let lab = lab_with_agents(3);
     let nodes: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
     HaModel {
         vips: nodes
