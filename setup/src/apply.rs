@@ -6,13 +6,17 @@
 //! replace those with the same ids; everything else (resources this project did not write)
 //! stays. When the result equals what is live, nothing is written: running setup twice
 //! changes nothing the second time. Pacemaker does not restart resources whose definitions
-//! did not change, so resources of unaffected nodes keep running. Every call is bounded and
-//! the wait reports which resource failed and why, from `crm_mon --output-as=xml`.
+//! did not change, so resources of unaffected nodes keep running. Every call is bounded by
+//! its own limit and the command's deadline, and the wait reports which resource failed and
+//! why, from `crm_mon --output-as=xml`.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ocf::Deadline;
+
 use crate::cib::{self, Cib, Resource};
+use crate::error::CliError;
 use crate::form;
 use crate::spec::{ClusterSpec, NodeSpec};
 use crate::status;
@@ -20,28 +24,29 @@ use crate::transport::{self, Transport};
 
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
+fn run(program: &str, args: &[&str], deadline: &Deadline) -> Result<String, CliError> {
     let mut cmd = Command::new(program);
     cmd.args(args);
-    ocf::command::run(&mut cmd, CALL_LIMIT)
-        .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
-        .map_err(|e| e.to_string())
+    let out = ocf::command::run(&mut cmd, deadline.bound(CALL_LIMIT))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The parts of the live CIB this project manages (others kept verbatim).
-fn live_cib() -> Result<Cib, String> {
-    let xml = run("cibadmin", &["--query"]).map_err(|e| format!("reading the live CIB: {e}"))?;
-    Cib::from_xml(&xml).map_err(|e| format!("reading the live CIB: {e}"))
+fn live_cib(deadline: &Deadline) -> Result<Cib, CliError> {
+    let context = "reading the live CIB";
+    let xml = run("cibadmin", &["--query"], deadline).map_err(|e| e.context(context))?;
+    Cib::from_xml(&xml).map_err(|e| CliError::from(e).context(context))
 }
 
 /// Replaces one configuration section (`resources`, `constraints`) of the live CIB.
-fn replace_section(scope: &str, xml: &str) -> Result<(), String> {
+fn replace_section(scope: &str, xml: &str, deadline: &Deadline) -> Result<(), CliError> {
     run(
         "cibadmin",
         &["--replace", "--scope", scope, "--xml-text", xml],
+        deadline,
     )
     .map(drop)
-    .map_err(|e| format!("replacing the {scope} section: {e}"))
+    .map_err(|e| e.context(format!("replacing the {scope} section")))
 }
 
 /// Replaces or appends `desired` items by id, keeping the others in place.
@@ -91,17 +96,17 @@ pub enum Outcome {
 }
 
 /// Forms the cluster if needed, merges the model of `spec` into the live CIB, then waits
-/// (at most `timeout` in all) until every resource of the model is started and the cluster
-/// is HEALTHY.
+/// until every resource of the model is started and the cluster is HEALTHY; all of it by
+/// `deadline`.
 pub fn setup(
     spec: &ClusterSpec,
     transport: &dyn Transport,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<Outcome, String> {
-    let formation = form::form(spec, transport, timeout, progress)?;
+) -> Result<Outcome, CliError> {
+    let formation = form::form(spec, transport, deadline, progress)?;
     let formed = matches!(formation, form::Formation::Formed { .. });
-    let outcome = configure(spec, timeout, progress)?;
+    let outcome = configure(spec, deadline, progress)?;
     Ok(if formed { Outcome::Applied } else { outcome })
 }
 
@@ -109,11 +114,12 @@ pub fn setup(
 /// resource runs.
 pub fn configure(
     spec: &ClusterSpec,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CliError> {
+    // For the progress lines only; `deadline` bounds the work.
     let started = Instant::now();
-    let live = live_cib()?;
+    let live = live_cib(deadline)?;
     let desired = cib::model(spec);
     let merged = merge(&live, &desired);
     let outcome = if merged == live {
@@ -121,10 +127,10 @@ pub fn configure(
         Outcome::Unchanged
     } else {
         if merged.resources != live.resources {
-            replace_section("resources", &merged.resources_xml())?;
+            replace_section("resources", &merged.resources_xml(), deadline)?;
         }
         if merged.constraints != live.constraints {
-            replace_section("constraints", &merged.constraints_xml())?;
+            replace_section("constraints", &merged.constraints_xml(), deadline)?;
         }
         for p in &desired.properties {
             if live.property(&p.name) != Some(p.value.as_str()) {
@@ -138,8 +144,9 @@ pub fn configure(
                         "--update",
                         &p.value,
                     ],
+                    deadline,
                 )
-                .map_err(|e| format!("setting {}: {e}", p.name))?;
+                .map_err(|e| e.context(format!("setting {}", p.name)))?;
             }
         }
         progress(&format!(
@@ -150,11 +157,7 @@ pub fn configure(
         ));
         Outcome::Applied
     };
-    wait_started(
-        &primitive_ids(&desired),
-        timeout.saturating_sub(started.elapsed()),
-        progress,
-    )?;
+    wait_started(&primitive_ids(&desired), deadline, progress)?;
     progress(&format!(
         "[{:5.1}s] every resource started; cluster HEALTHY",
         started.elapsed().as_secs_f64()
@@ -164,7 +167,11 @@ pub fn configure(
 
 /// Polls crm_mon until every listed primitive runs (clone instances on every online node)
 /// and the verdict is HEALTHY; fails early with the reason when one of them fails.
-fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> Result<(), String> {
+fn wait_started(
+    ids: &[String],
+    deadline: &Deadline,
+    progress: &dyn Fn(&str),
+) -> Result<(), CliError> {
     let started = Instant::now();
     let mut last_report = Instant::now();
     loop {
@@ -176,13 +183,10 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
                 "--show-node-attributes",
                 "--inactive",
             ],
+            deadline,
         );
         let mut waiting_for = Vec::new();
-        if let Ok(state) = xml
-            .as_deref()
-            .map_err(String::clone)
-            .and_then(|x| status::parse(x).map_err(|e| e.to_string()))
-        {
+        if let Some(state) = xml.ok().and_then(|x| status::parse(&x).ok()) {
             let ours: Vec<&status::FailedAction> = state
                 .failures
                 .iter()
@@ -192,10 +196,10 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
                 })
                 .collect();
             if let Some(f) = ours.first() {
-                return Err(format!(
+                return Err(CliError::Cluster(format!(
                     "{} failed on {}: {} {} (see `crm_mon -1`; after fixing it run `crm_resource --cleanup`)",
                     f.operation, f.node, f.status, f.reason
-                ));
+                )));
             }
             let online = state
                 .nodes
@@ -225,11 +229,6 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
         } else {
             waiting_for.push("crm_mon".to_owned());
         }
-        if started.elapsed() >= timeout {
-            return Err(format!(
-                "not every resource started within {timeout:?}; still waiting for {waiting_for:?} (see `crm_mon -1`)"
-            ));
-        }
         if last_report.elapsed() >= Duration::from_secs(5) {
             progress(&format!(
                 "[{:5.1}s] waiting for {waiting_for:?}",
@@ -237,7 +236,14 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
             ));
             last_report = Instant::now();
         }
-        std::thread::sleep(Duration::from_millis(250));
+        // Give up at the deadline, after the last poll: one started then has no time left.
+        std::thread::sleep(deadline.bound(Duration::from_millis(250)));
+        if deadline.expired() {
+            return Err(CliError::Timeout(format!(
+                "not every resource started within {:.1?}; still waiting for {waiting_for:?} (see `crm_mon -1`)",
+                started.elapsed()
+            )));
+        }
     }
 }
 
@@ -247,16 +253,16 @@ fn wait_started(ids: &[String], timeout: Duration, progress: &dyn Fn(&str)) -> R
 pub fn teardown(
     spec: &ClusterSpec,
     transport: &dyn Transport,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<Outcome, String> {
-    let removed = remove_resources(spec, timeout, progress)?;
+) -> Result<Outcome, CliError> {
+    let removed = remove_resources(spec, deadline, progress)?;
     let local = transport::local_node_name();
     let mut ours: Vec<&NodeSpec> = Vec::new();
     // This node's own corosync.conf tells first, without reaching the others.
     if form::local_conf_is_ours() {
         for node in &spec.nodes {
-            if form::formed_by_us(transport, node)? {
+            if form::formed_by_us(transport, node, deadline)? {
                 ours.push(node);
             }
         }
@@ -265,7 +271,7 @@ pub fn teardown(
         progress("the cluster was not formed by ganesha-ha: it keeps running");
         return Ok(removed);
     }
-    form::dissolve(&ours, transport, local.as_deref(), progress)?;
+    form::dissolve(&ours, transport, local.as_deref(), deadline, progress)?;
     Ok(Outcome::Applied)
 }
 
@@ -273,10 +279,10 @@ pub fn teardown(
 /// Pacemaker has stopped them. Resources it did not write and cluster properties stay.
 pub fn remove_resources(
     spec: &ClusterSpec,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<Outcome, String> {
-    remove_model(&cib::model(spec), timeout, progress)
+) -> Result<Outcome, CliError> {
+    remove_model(&cib::model(spec), deadline, progress)
 }
 
 /// The resources and constraints of `old` whose ids `new` does not have (what deleting a
@@ -302,11 +308,12 @@ pub fn model_difference(old: &Cib, new: &Cib) -> Cib {
 /// Stops, then removes (by id) the resources and constraints of `desired` from the live CIB.
 pub fn remove_model(
     desired: &Cib,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, CliError> {
+    // For the progress lines and messages only; `deadline` bounds the work.
     let started = Instant::now();
-    let live = live_cib()?;
+    let live = live_cib(deadline)?;
     let ours_r: Vec<&str> = desired.resources.iter().map(Resource::id).collect();
     let ours_c: Vec<&str> = desired.constraints.iter().map(|c| c.id()).collect();
     let mut kept = live.clone();
@@ -348,43 +355,48 @@ pub fn remove_model(
                 "--parameter-value",
                 "Stopped",
             ],
+            deadline,
         )
-        .map_err(|e| format!("stopping {id}: {e}"))?;
+        .map_err(|e| e.context(format!("stopping {id}")))?;
     }
     let service_ids: Vec<String> = primitive_ids(desired)
         .into_iter()
         .filter(|id| !fencing.contains(&id.as_str()))
         .collect();
-    wait_stopped(&service_ids, started, timeout)?;
+    wait_stopped(&service_ids, started, deadline)?;
     progress(&format!(
         "[{:5.1}s] every resource of this configuration is stopped",
         started.elapsed().as_secs_f64()
     ));
     // Constraints first, so that no constraint refers to a resource that no longer exists.
-    let now = live_cib()?;
+    let now = live_cib(deadline)?;
     let mut kept = now.clone();
     kept.resources.retain(|r| !ours_r.contains(&r.id()));
     kept.constraints.retain(|c| !ours_c.contains(&c.id()));
     if kept.constraints != now.constraints {
-        replace_section("constraints", &kept.constraints_xml())?;
+        replace_section("constraints", &kept.constraints_xml(), deadline)?;
     }
-    replace_section("resources", &kept.resources_xml())?;
+    replace_section("resources", &kept.resources_xml(), deadline)?;
     progress(&format!(
         "[{:5.1}s] {} resources and {} constraints removed",
         started.elapsed().as_secs_f64(),
         now.resources.len() - kept.resources.len(),
         now.constraints.len() - kept.constraints.len()
     ));
-    wait_stopped(&primitive_ids(desired), started, timeout)?;
+    wait_stopped(&primitive_ids(desired), started, deadline)?;
     progress(&format!("[{:5.1}s] done", started.elapsed().as_secs_f64()));
     Ok(Outcome::Applied)
 }
 
-/// Waits until none of `ids` is active (bounded by `timeout` counted from `started`).
-fn wait_stopped(ids: &[String], started: Instant, timeout: Duration) -> Result<(), String> {
+/// Waits until none of `ids` is active (by `deadline`; `started` is when the removal began).
+fn wait_stopped(ids: &[String], started: Instant, deadline: &Deadline) -> Result<(), CliError> {
     loop {
-        let xml = run("crm_mon", &["--one-shot", "--output-as=xml", "--inactive"])?;
-        let state = status::parse(&xml).map_err(|e| e.to_string())?;
+        let xml = run(
+            "crm_mon",
+            &["--one-shot", "--output-as=xml", "--inactive"],
+            deadline,
+        )?;
+        let state = status::parse(&xml)?;
         let running: Vec<&str> = state
             .resources
             .iter()
@@ -394,12 +406,14 @@ fn wait_stopped(ids: &[String], started: Instant, timeout: Duration) -> Result<(
         if running.is_empty() {
             return Ok(());
         }
-        if started.elapsed() >= timeout {
-            return Err(format!(
-                "still running after {timeout:?}: {running:?} (see `crm_mon -1`)"
-            ));
+        // Give up at the deadline, after the last poll: one started then has no time left.
+        std::thread::sleep(deadline.bound(Duration::from_millis(250)));
+        if deadline.expired() {
+            return Err(CliError::Timeout(format!(
+                "still running after {:.1?}: {running:?} (see `crm_mon -1`)",
+                started.elapsed()
+            )));
         }
-        std::thread::sleep(Duration::from_millis(250));
     }
 }
 

@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::error::CliError;
 use crate::spec::{ClusterSpec, NodeSpec};
 use crate::transport::{self, Transport};
 
@@ -95,12 +96,12 @@ fn export_ids(text: &str) -> Vec<u16> {
 }
 
 /// The exports ganesha-ha manages, by name.
-pub fn list(spec: &ClusterSpec) -> Result<Vec<Export>, String> {
+pub fn list(spec: &ClusterSpec) -> Result<Vec<Export>, CliError> {
     let dir = spec.exports_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(format!("reading {dir}: {e}")),
+        Err(e) => return Err(CliError::io(format!("reading {dir}"), e)),
     };
     let mut out = Vec::new();
     for entry in entries.flatten() {
@@ -112,11 +113,11 @@ pub fn list(spec: &ClusterSpec) -> Result<Vec<Export>, String> {
             continue;
         };
         let file = entry.path();
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| CliError::io(file.display().to_string(), e))?;
         let id = setting(&text, "Export_Id")
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("{}: no valid Export_Id", file.display()))?;
+            .ok_or_else(|| CliError::Cluster(format!("{}: no valid Export_Id", file.display())))?;
         out.push(Export {
             name: name.to_owned(),
             id,
@@ -160,18 +161,18 @@ pub fn render(new: &NewExport, id: u16) -> String {
 }
 
 /// Checks a value that goes into a quoted ganesha setting.
-fn check_value(what: &str, v: &str) -> Result<(), String> {
+fn check_value(what: &str, v: &str) -> Result<(), CliError> {
     if v.is_empty() || v.contains(['"', '\n', ';', '{', '}', '#']) {
-        return Err(format!(
+        return Err(CliError::Refused(format!(
             "{what} `{v}` cannot go into ganesha's configuration (no quotes, ;, braces or #)"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// The nodes of `spec` Pacemaker sees online (all of them when the cluster cannot tell).
 fn online_nodes(spec: &ClusterSpec) -> Vec<&NodeSpec> {
-    match crate::form::local_view() {
+    match crate::form::local_view(crate::form::FILE_LIMIT) {
         Some(view) => spec
             .nodes
             .iter()
@@ -226,14 +227,13 @@ fn set_include(
     transport: &dyn Transport,
     file: &Path,
     present: bool,
-) -> Result<(), String> {
+) -> Result<(), CliError> {
     let line = include_line(file);
     for node in &spec.nodes {
         let conf = &spec.ganesha.config;
         let text = transport
-            .read_file(node, conf, NODE_LIMIT)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("{}: {conf} does not exist", node.name))?;
+            .read_file(node, conf, NODE_LIMIT)?
+            .ok_or_else(|| CliError::Cluster(format!("{}: {conf} does not exist", node.name)))?;
         let text = String::from_utf8_lossy(&text).into_owned();
         let has = text.lines().any(|l| l.trim() == line);
         let new = match (present, has) {
@@ -251,39 +251,38 @@ fn set_include(
             }
             _ => continue,
         };
-        transport
-            .put_file(node, conf, new.as_bytes(), "0644", NODE_LIMIT)
-            .map_err(|e| e.to_string())?;
+        transport.put_file(node, conf, new.as_bytes(), "0644", NODE_LIMIT)?;
     }
     Ok(())
 }
 
 /// Writes the export file, includes it on every node, and adds it live on every online node.
-pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResult>), String> {
+pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResult>), CliError> {
+    let refuse = |why: String| Err(CliError::Refused(why));
     if !valid_name(&new.name) {
-        return Err(format!(
+        return refuse(format!(
             "export name `{}`: use letters, digits, '-', '_' and '.'",
             new.name
         ));
     }
     check_value("path", &new.path)?;
     if !new.path.starts_with('/') {
-        return Err(format!("path `{}` is not absolute", new.path));
+        return refuse(format!("path `{}` is not absolute", new.path));
     }
     let pseudo = new.pseudo.clone().unwrap_or_else(|| new.path.clone());
     check_value("pseudo path", &pseudo)?;
     if !pseudo.starts_with('/') {
-        return Err(format!("pseudo path `{pseudo}` is not absolute"));
+        return refuse(format!("pseudo path `{pseudo}` is not absolute"));
     }
     if let Some(v) = &new.volume {
         check_value("volume", v)?;
     }
     let existing = list(spec)?;
     if existing.iter().any(|e| e.name == new.name) {
-        return Err(format!("export {} exists already", new.name));
+        return refuse(format!("export {} exists already", new.name));
     }
     if let Some(e) = existing.iter().find(|e| e.pseudo == pseudo) {
-        return Err(format!(
+        return refuse(format!(
             "pseudo path {pseudo} is export {}'s already",
             e.name
         ));
@@ -294,17 +293,16 @@ pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResul
         used.extend(export_ids(&text));
     }
     let id = match new.id {
-        Some(0) => return Err("Export_Id 0 is the pseudo root's".into()),
-        Some(id) if used.contains(&id) => return Err(format!("Export_Id {id} is in use")),
+        Some(0) => return refuse("Export_Id 0 is the pseudo root's".into()),
+        Some(id) if used.contains(&id) => return refuse(format!("Export_Id {id} is in use")),
         Some(id) => id,
-        None => used
-            .iter()
-            .max()
-            .map_or(Some(1), |m| m.checked_add(1))
-            .ok_or("no free Export_Id")?,
+        None => match used.iter().max().map_or(Some(1), |m| m.checked_add(1)) {
+            Some(id) => id,
+            None => return refuse("no free Export_Id".into()),
+        },
     };
     let dir = spec.exports_dir();
-    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {dir}: {e}"))?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::io(format!("creating {dir}"), e))?;
     let file = file_for(&dir, &new.name);
     crate::membership::write_config(&file, &render(new, id))?;
     let transport = transport::for_spec(spec);
@@ -326,22 +324,22 @@ pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResul
 }
 
 /// The managed export called `name`, or with that Export_Id.
-pub fn find(spec: &ClusterSpec, name: &str) -> Result<Export, String> {
+pub fn find(spec: &ClusterSpec, name: &str) -> Result<Export, CliError> {
     let all = list(spec)?;
     all.iter()
         .find(|e| e.name == name || e.id.to_string() == name)
         .cloned()
         .ok_or_else(|| {
             let names: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
-            format!(
+            CliError::Refused(format!(
                 "no export {name} in {} (exports: {names:?})",
                 spec.exports_dir()
-            )
+            ))
         })
 }
 
 /// Removes the export live on every online node, its includes and its file.
-pub fn remove(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), String> {
+pub fn remove(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), CliError> {
     let export = find(spec, name)?;
     let transport = transport::for_spec(spec);
     let results = on_every_node(
@@ -351,12 +349,12 @@ pub fn remove(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>
     );
     set_include(spec, transport.as_ref(), &export.file, false)?;
     std::fs::remove_file(&export.file)
-        .map_err(|e| format!("removing {}: {e}", export.file.display()))?;
+        .map_err(|e| CliError::io(format!("removing {}", export.file.display()), e))?;
     Ok((export, results))
 }
 
 /// `UpdateExport` of the export's block on every online node.
-pub fn refresh(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), String> {
+pub fn refresh(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult>), CliError> {
     let export = find(spec, name)?;
     let transport = transport::for_spec(spec);
     let file_arg = export.file.to_string_lossy().into_owned();
@@ -369,36 +367,24 @@ pub fn refresh(spec: &ClusterSpec, name: &str) -> Result<(Export, Vec<NodeResult
 }
 
 /// The local half (`ganesha-ha node-export`): one ExportMgr call on this node's bus.
-pub fn node_call(action: &str, args: &[String]) -> Result<String, String> {
+pub fn node_call(action: &str, args: &[String]) -> Result<String, CliError> {
     use ganesha_agents::dbus::GaneshaAdmin;
-    let admin = GaneshaAdmin::connect(NODE_LIMIT).map_err(|e| e.to_string())?;
+    let admin = GaneshaAdmin::connect(NODE_LIMIT)?;
     let expr = |id: &str| format!("EXPORT(Export_Id={id})");
     match (action, args) {
-        ("add", [file, id]) => admin
-            .add_export(file, &expr(id), NODE_LIMIT)
-            .map_err(|e| e.to_string()),
-        ("update", [file, id]) => admin
-            .update_export(file, &expr(id), NODE_LIMIT)
-            .map_err(|e| e.to_string()),
+        ("add", [file, id]) => Ok(admin.add_export(file, &expr(id), NODE_LIMIT)?),
+        ("update", [file, id]) => Ok(admin.update_export(file, &expr(id), NODE_LIMIT)?),
         ("remove", [id]) => {
-            let id: u16 = id.parse().map_err(|_| format!("bad Export_Id {id}"))?;
-            admin
-                .remove_export(id, NODE_LIMIT)
-                .map(|()| format!("export {id} removed"))
-                .map_err(|e| e.to_string())
+            let id: u16 = id
+                .parse()
+                .map_err(|_| CliError::Refused(format!("bad Export_Id {id}")))?;
+            admin.remove_export(id, NODE_LIMIT)?;
+            Ok(format!("export {id} removed"))
         }
-        _ => Err(format!("node-export {action}: wrong arguments {args:?}")),
+        _ => Err(CliError::Refused(format!(
+            "node-export {action}: wrong arguments {args:?}"
+        ))),
     }
-}
-
-/// A table of per-node results.
-pub fn render_results(what: &str, results: &[NodeResult]) -> String {
-    let mut s = String::new();
-    for r in results {
-        let verdict = if r.ok { "ok" } else { "FAILED" };
-        let _ = writeln!(s, "{:<16}{what}: {verdict}  {}", r.node, r.message);
-    }
-    s
 }
 
 #[cfg(test)]

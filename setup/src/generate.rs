@@ -5,8 +5,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use crate::config::{self, ConfigErrors};
+use crate::error::CliError;
 use crate::spec::{ClusterSpec, Fencing};
-use crate::{cib, config, corosync};
+use crate::{cib, corosync};
 
 /// The warning every command prints while fencing is disabled.
 pub const NO_FENCING_WARNING: &str = "warning: fencing is disabled (HA_STONITH=off): a node that \
@@ -14,8 +16,8 @@ stops responding is not fenced, so two nodes may serve the same VIP and NFS lock
 unprotected; configure HA_FENCE_<id> devices for production";
 
 /// Loads and validates the configuration; every problem is reported with its line.
-pub fn load(file: &Path) -> Result<ClusterSpec, String> {
-    let spec = config::load(file).map_err(|errors| errors.to_string())?;
+pub fn load(file: &Path) -> Result<ClusterSpec, ConfigErrors> {
+    let spec = config::load(file)?;
     if spec.fencing == Fencing::Disabled {
         eprintln!("{NO_FENCING_WARNING}");
     }
@@ -23,13 +25,13 @@ pub fn load(file: &Path) -> Result<ClusterSpec, String> {
 }
 
 /// Writes `corosync.conf`, `authkey` (mode 0400) and `cib.xml` into `dir`; returns the paths.
-pub fn write_files(spec: &ClusterSpec, dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let io = |what: &Path, e: std::io::Error| format!("writing {}: {e}", what.display());
+pub fn write_files(spec: &ClusterSpec, dir: &Path) -> Result<Vec<PathBuf>, CliError> {
+    let io = |what: &Path, e| CliError::io(format!("writing {}", what.display()), e);
     fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let conf = dir.join("corosync.conf");
     fs::write(&conf, corosync::corosync_conf(spec)).map_err(|e| io(&conf, e))?;
     let key = dir.join("authkey");
-    let bytes = corosync::authkey().map_err(|e| format!("generating the authkey: {e}"))?;
+    let bytes = corosync::authkey().map_err(|e| CliError::io("generating the authkey", e))?;
     fs::write(&key, bytes).map_err(|e| io(&key, e))?;
     fs::set_permissions(&key, fs::Permissions::from_mode(0o400)).map_err(|e| io(&key, e))?;
     let cib_file = dir.join("cib.xml");

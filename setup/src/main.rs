@@ -1,4 +1,4 @@
 //! `ganesha-ha`: the command-line tool.
 fn main() -> std::process::ExitCode {
-    ganesha_ha::main()
+    ganesha_ha::cli::main()
 }

@@ -6,10 +6,14 @@
 //! what was asked before, and rerunning the command finishes the job (every step is
 //! idempotent). Resources of the other nodes are not restarted: their definitions do not
 //! change, only the new or deleted node's VIP, its constraints and the ring preferences.
+//! Every step shares the command's deadline.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use ocf::Deadline;
+
+use crate::error::CliError;
 use crate::spec::ClusterSpec;
 use crate::transport;
 use crate::{apply, cib, config, form};
@@ -17,52 +21,53 @@ use crate::{apply, cib, config, form};
 /// Bound on a single command on a node.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
 
-fn read_config(file: &Path) -> Result<String, String> {
-    std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))
+fn read_config(file: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(file).map_err(|e| CliError::io(file.display().to_string(), e))
 }
 
-fn parse(text: &str, file: &Path) -> Result<ClusterSpec, String> {
-    config::parse(text, file).map_err(|e| e.to_string())
+/// The configuration `text` of `file` edited as `edit` describes, validated as a whole
+/// (VIP syntax, duplicates, node names).
+fn parse_edit(text: &str, file: &Path, edit: String) -> Result<ClusterSpec, CliError> {
+    config::parse(text, file).map_err(|errors| CliError::InvalidEdit { edit, errors })
 }
 
 /// Replaces the configuration file `file` with `text` (temporary file, then rename: never
 /// half written); `ganesha-ha export` writes its export files the same way.
-pub(crate) fn write_config(file: &Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_config(file: &Path, text: &str) -> Result<(), CliError> {
     let tmp = file.with_extension("conf.ganesha-ha-new");
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, file))
-        .map_err(|e| format!("writing {}: {e}", file.display()))
+        .map_err(|e| CliError::io(format!("writing {}", file.display()), e))
 }
 
-/// Adds `node` with `vip` (and its ring address `addr`) to the cluster of `file`.
+/// Adds `node` with `vip` (and its ring address `addr`) to the cluster of `file`, by
+/// `deadline`.
 pub fn add(
     file: &Path,
     node: &str,
     vip: &str,
     addr: Option<&str>,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<(), String> {
+) -> Result<(), CliError> {
+    // For the progress lines only; `deadline` bounds the work.
     let started = Instant::now();
     let text = read_config(file)?;
-    let old = parse(&text, file)?;
+    let old = config::parse(&text, file)?;
     if old.nodes.iter().any(|n| n.name == node) {
-        return Err(format!(
+        return Err(CliError::Refused(format!(
             "{node} is already in HA_CLUSTER_NODES of {}",
             file.display()
-        ));
+        )));
     }
-    let new_text = config::with_node_added(&text, node, vip, addr)
-        .ok_or_else(|| format!("{}: no HA_CLUSTER_NODES line", file.display()))?;
-    // The edited file must be valid as a whole (VIP syntax, duplicates, node names).
-    let new = parse(&new_text, file)
-        .map_err(|e| format!("adding {node} {vip} would make the configuration invalid:\n{e}"))?;
+    let new_text = config::with_node_added(&text, node, vip, addr).ok_or_else(|| {
+        CliError::Refused(format!("{}: no HA_CLUSTER_NODES line", file.display()))
+    })?;
+    let new = parse_edit(&new_text, file, format!("adding {node} {vip}"))?;
     let transport = transport::for_spec(&new);
-    let unchanged = "the configuration file is unchanged; rerun the command after fixing this";
-    form::form(&new, transport.as_ref(), timeout, progress)
-        .map_err(|e| format!("{e}\n{unchanged}"))?;
-    apply::configure(&new, timeout.saturating_sub(started.elapsed()), progress)
-        .map_err(|e| format!("{e}\n{unchanged}"))?;
+    let kept = |e: CliError| CliError::ConfigKept(Box::new(e));
+    form::form(&new, transport.as_ref(), deadline, progress).map_err(kept)?;
+    apply::configure(&new, deadline, progress).map_err(kept)?;
     write_config(file, &new_text)?;
     progress(&format!(
         "[{:5.1}s] {node} added; {} now lists {} nodes",
@@ -79,9 +84,10 @@ pub fn delete(
     file: &Path,
     node: &str,
     purge: bool,
-    timeout: Duration,
+    deadline: &Deadline,
     progress: &dyn Fn(&str),
-) -> Result<(), String> {
+) -> Result<(), CliError> {
+    // For the progress lines only; `deadline` bounds the work.
     let started = Instant::now();
     let say = |line: &str| {
         progress(&format!(
@@ -90,38 +96,43 @@ pub fn delete(
         ))
     };
     let text = read_config(file)?;
-    let old = parse(&text, file)?;
+    let old = config::parse(&text, file)?;
     let Some(gone) = old.nodes.iter().find(|n| n.name == node).cloned() else {
-        return Err(format!(
+        return Err(CliError::Refused(format!(
             "{node} is not in HA_CLUSTER_NODES of {}",
             file.display()
-        ));
+        )));
     };
     let local = transport::local_node_name();
     if local.as_deref() == Some(node) {
-        return Err(format!(
+        return Err(CliError::Refused(format!(
             "this is {node}: run delete from one of the nodes that stay"
-        ));
+        )));
     }
     let new_text = config::with_node_removed(&text, node);
-    let new = parse(&new_text, file)
-        .map_err(|e| format!("deleting {node} would make the configuration invalid:\n{e}"))?;
+    let new = parse_edit(&new_text, file, format!("deleting {node}"))?;
     let transport = transport::for_spec(&old);
-    let unchanged = "the configuration file is unchanged; rerun the command after fixing this";
-    let fail = |e: String| format!("{e}\n{unchanged}");
+    let kept = |e: CliError| CliError::ConfigKept(Box::new(e));
 
     // Its VIP (and anything else only it had) stops and goes first, while it is a member.
     let only_its = apply::model_difference(&cib::model(&old), &cib::model(&new));
-    apply::remove_model(&only_its, timeout, progress).map_err(fail)?;
+    apply::remove_model(&only_its, deadline, progress).map_err(kept)?;
     // Then it leaves: Pacemaker stops its clone instances, corosync goes, its files too.
-    form::dissolve(&[&gone], transport.as_ref(), local.as_deref(), progress).map_err(fail)?;
+    form::dissolve(
+        &[&gone],
+        transport.as_ref(),
+        local.as_deref(),
+        deadline,
+        progress,
+    )
+    .map_err(kept)?;
     // The others reload the shorter nodelist and forget it.
-    form::form(&new, transport.as_ref(), timeout, progress).map_err(fail)?;
+    form::form(&new, transport.as_ref(), deadline, progress).map_err(kept)?;
     let mut cmd = std::process::Command::new("crm_node");
     cmd.args(["--force", "--remove", node]);
-    ocf::command::run(&mut cmd, CALL_LIMIT).map_err(|e| fail(e.to_string()))?;
+    ocf::command::run(&mut cmd, deadline.bound(CALL_LIMIT)).map_err(|e| kept(CliError::from(e)))?;
     say(&format!("{node} removed from Pacemaker's node list"));
-    apply::configure(&new, timeout.saturating_sub(started.elapsed()), progress).map_err(fail)?;
+    apply::configure(&new, deadline, progress).map_err(kept)?;
     if purge {
         purge_recovery_state(&new, node)?;
         say(&format!("{node}'s recovery state purged"));
@@ -138,13 +149,13 @@ pub fn delete(
 
 /// Removes `node`'s directory from the recovery layout on the shared volume and the links
 /// the other nodes keep to it (see the agents' recovery layout).
-fn purge_recovery_state(spec: &ClusterSpec, node: &str) -> Result<(), String> {
+fn purge_recovery_state(spec: &ClusterSpec, node: &str) -> Result<(), CliError> {
     let base = Path::new(&spec.state.mount).join("nfs-ganesha");
     for other in &spec.nodes {
         let link = base.join(&other.name).join("ganesha").join(node);
         match std::fs::remove_file(&link) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("removing {}: {e}", link.display()))
+                return Err(CliError::io(format!("removing {}", link.display()), e))
             }
             _ => {}
         }
@@ -152,7 +163,7 @@ fn purge_recovery_state(spec: &ClusterSpec, node: &str) -> Result<(), String> {
     let dir = base.join(node);
     match std::fs::remove_dir_all(&dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("removing {}: {e}", dir.display()))
+            Err(CliError::io(format!("removing {}", dir.display()), e))
         }
         _ => Ok(()),
     }
@@ -172,7 +183,7 @@ mod tests {
              HA_STATE_MOUNT={}\n",
             dir.path().display()
         );
-        let spec = parse(&text, Path::new("t.conf")).unwrap();
+        let spec = config::parse(&text, Path::new("t.conf")).unwrap();
         let base = dir.path().join("nfs-ganesha");
         for n in ["a", "b", "c"] {
             std::fs::create_dir_all(base.join(n).join("ganesha/v4recov")).unwrap();

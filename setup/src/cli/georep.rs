@@ -3,29 +3,26 @@
 //!
 //! Exit status: 0 success (for `exists`/`running`: yes), 1 no (`exists`/`running`), 2
 //! usage, 3 refused before calling gluster (unknown config key, bad value, bad secondary),
-//! 4 gluster or another error, 5 a wait timed out.
+//! 4 gluster or another error, 5 a wait timed out (the errors' statuses are decided in
+//! [`CliError::exit_code`]).
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
-use georep::{CommandRunner, CreateOptions, Error, Gluster, Outcome, Secondary, Session};
+use ::georep::{CommandRunner, CreateOptions, Error, Gluster, Outcome, Secondary, Session};
+use clap::Subcommand;
 use serde_json::json;
+
+use crate::error::CliError;
 
 /// Exit status for "no" from `exists` and `running`.
 const NO: u8 = 1;
-/// Exit status for input refused before gluster was called.
-const REFUSED: u8 = 3;
-/// Exit status for gluster's failures and other errors.
-const FAILED: u8 = 4;
-/// Exit status for a wait that ran out of time.
-const TIMED_OUT: u8 = 5;
 
-/// Geo-replication sessions: create, start, stop, pause, resume, delete, config, status,
-/// checkpoint, and exists/running checks for scripts.
-#[derive(Debug, Args)]
-pub struct GeorepArgs {
+/// GlusterFS geo-replication sessions: create, start, stop, pause, resume, delete, config,
+/// status, checkpoint, exists, running.
+#[derive(Debug, clap::Args)]
+pub struct Args {
     /// The gluster program to run.
     #[arg(long, global = true, value_name = "PATH", default_value = "gluster")]
     gluster: String,
@@ -40,7 +37,7 @@ pub struct GeorepArgs {
 }
 
 /// A session: `PRIMARY_VOL [USER@]HOST::SECONDARY_VOL`.
-#[derive(Debug, Args)]
+#[derive(Debug, clap::Args)]
 struct SessionArgs {
     /// The primary volume.
     primary: String,
@@ -150,20 +147,12 @@ enum GeorepCommand {
     },
 }
 
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::Config(_) | Error::InvalidSecondary(_) | Error::InvalidName { .. } => REFUSED,
-        Error::Timeout { .. } => TIMED_OUT,
-        _ => FAILED,
-    }
-}
-
-/// Runs `ganesha-ha georep ...`.
-pub fn run(args: GeorepArgs) -> ExitCode {
+/// Runs `ganesha-ha georep ...`; with `--json` an error is also printed as JSON on stdout.
+pub fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut gluster = Gluster::new(CommandRunner::default().with_gluster(args.gluster.clone()));
     gluster.timeout = Duration::from_secs(args.call_timeout);
     match execute(&mut gluster, args.command, args.json) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => Ok(ExitCode::from(code)),
         Err(e) => {
             if args.json {
                 println!(
@@ -171,14 +160,13 @@ pub fn run(args: GeorepArgs) -> ExitCode {
                     json!({ "error": e.to_string(), "gluster_message": e.gluster_message() })
                 );
             }
-            eprintln!("ganesha-ha georep: {e}");
-            ExitCode::from(exit_code(&e))
+            Err(CliError::from(e).context("ganesha-ha georep"))
         }
     }
 }
 
 fn parse(session: &SessionArgs) -> Result<(String, Secondary), Error> {
-    georep::model::check_volume_name(&session.primary)?;
+    ::georep::model::check_volume_name(&session.primary)?;
     Ok((
         session.primary.clone(),
         Secondary::parse(&session.secondary)?,
@@ -224,7 +212,7 @@ fn execute(g: &mut Gluster, command: GeorepCommand, json: bool) -> Result<u8, Er
         } => {
             let (p, s) = parse(&session)?;
             if refuse_broken_rsync {
-                g.rsync_policy = georep::RsyncPolicy::Refuse;
+                g.rsync_policy = ::georep::RsyncPolicy::Refuse;
             }
             print_outcome("start", &g.start(&p, &s, force)?, json);
         }
@@ -262,7 +250,7 @@ fn execute(g: &mut Gluster, command: GeorepCommand, json: bool) -> Result<u8, Er
                 (Some(p), None) => g.status_volume(&p)?,
                 (Some(p), Some(s)) => {
                     let s = Secondary::parse(&s)?;
-                    georep::model::check_volume_name(&p)?;
+                    ::georep::model::check_volume_name(&p)?;
                     g.session(&p, &s)?.into_iter().collect()
                 }
             };
@@ -390,7 +378,7 @@ fn config(
 }
 
 /// The status table: one heading line per session with its roll-up, then its bricks.
-pub fn render(sessions: &[Session]) -> String {
+fn render(sessions: &[Session]) -> String {
     let mut out = String::new();
     for s in sessions {
         out.push_str(&format!(
