@@ -67,7 +67,7 @@ impl Ran {
         if self.success() {
             Ok(self)
         } else {
-            Err(format!("expected success\n{self}"))
+            Err(self.to_string())
         }
     }
 
