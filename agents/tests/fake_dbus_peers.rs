@@ -8,8 +8,9 @@ mod util;
 
 use std::time::Duration;
 
+use ganesha_testkit::Ran;
+use util::agent;
 use util::dbus::PrivateBus;
-use util::{agent, run_agent};
 
 /// Owns org.ganesha.nfsd and accepts every admin call without ever replying.
 struct MuteGanesha;
@@ -28,25 +29,18 @@ impl MuteGanesha {
 }
 
 /// Runs ganesha_grace's post-stop notify on node1 for `stopped` peers against `bus`.
-fn post_stop_notify(
-    bus: &PrivateBus,
-    stopped: &str,
-    dbus_timeout: &str,
-    op_timeout: &str,
-) -> util::Run {
-    run_agent(
-        &agent("ganesha_grace"),
-        "notify",
-        &[
-            ("DBUS_SYSTEM_BUS_ADDRESS", &bus.address),
+fn post_stop_notify(bus: &PrivateBus, stopped: &str, dbus_timeout: &str, op_timeout: &str) -> Ran {
+    agent("ganesha_grace", "notify")
+        .envs([
+            ("DBUS_SYSTEM_BUS_ADDRESS", bus.address.as_str()),
             ("OCF_RESKEY_dbus_timeout", dbus_timeout),
             ("OCF_RESKEY_CRM_meta_timeout", op_timeout),
             ("OCF_RESKEY_CRM_meta_on_node", "node1"),
             ("OCF_RESKEY_CRM_meta_notify_type", "post"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
             ("OCF_RESKEY_CRM_meta_notify_stop_uname", stopped),
-        ],
-    )
+        ])
+        .run()
 }
 
 fn serve_mute(bus: &PrivateBus) -> zbus::blocking::Connection {
@@ -66,15 +60,14 @@ fn grace_notify_gives_up_within_dbus_timeout_for_each_peer() {
     // Notify must not fail the cluster; the failure is in the log, once per peer.
     run.expect_code(0);
     assert_eq!(
-        run.stderr
+        run.stderr()
             .matches("no answer from ganesha.nfsd within")
             .count(),
         2,
-        "{}",
-        run.stderr
+        "{run}"
     );
-    assert!(run.elapsed >= Duration::from_secs(2), "{:?}", run.elapsed);
-    assert!(run.elapsed < Duration::from_secs(4), "{:?}", run.elapsed);
+    assert!(run.elapsed() >= Duration::from_secs(2), "{run}");
+    assert!(run.elapsed() < Duration::from_secs(4), "{run}");
 }
 
 #[test]
@@ -85,8 +78,8 @@ fn grace_notify_finishes_within_the_operation_timeout() {
     // dbus_timeout alone would allow 3 x 10 s; Pacemaker gives 3 s.
     let run = post_stop_notify(&bus, "node2 node3 node4", "10", "3000");
     run.expect_code(0);
-    assert!(run.elapsed < Duration::from_secs(3), "{:?}", run.elapsed);
-    run.expect_stderr("not sent: the notify timeout is used up");
+    assert!(run.elapsed() < Duration::from_secs(3), "{run}");
+    run.expect_stderr_contains("not sent: the notify timeout is used up");
 }
 
 #[test]
@@ -102,12 +95,21 @@ fn deep_monitors_report_a_hung_daemon_within_their_bound() {
         ("OCF_RESKEY_CRM_meta_interval", "20000"),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    run_agent(&agent("ganesha_grace"), "start", &env).expect_code(0);
-    let run = run_agent(&agent("ganesha_grace"), "monitor", &env);
+    agent("ganesha_grace", "start")
+        .envs(env)
+        .run()
+        .expect_code(0);
+    let run = agent("ganesha_grace", "monitor").envs(env).run();
     run.expect_code(1);
-    assert!(run.exit_reasons()[0].contains("no answer from ganesha.nfsd within"));
-    assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
-    run_agent(&agent("ganesha_grace"), "stop", &env).expect_code(0);
+    assert!(
+        run.ocf_exit_reasons()[0].contains("no answer from ganesha.nfsd within"),
+        "{run}"
+    );
+    assert!(run.elapsed() < Duration::from_secs(2), "{run}");
+    agent("ganesha_grace", "stop")
+        .envs(env)
+        .run()
+        .expect_code(0);
 }
 
 #[test]
@@ -116,8 +118,8 @@ fn grace_without_ganesha_on_the_bus_is_logged_not_fatal() {
     let bus = PrivateBus::start(dir.path());
     let run = post_stop_notify(&bus, "node2", "10", "20000");
     run.expect_code(0)
-        .expect_stderr("ganesha.nfsd is not on the system bus");
-    assert!(run.elapsed < Duration::from_secs(1), "{:?}", run.elapsed);
+        .expect_stderr_contains("ganesha.nfsd is not on the system bus");
+    assert!(run.elapsed() < Duration::from_secs(1), "{run}");
 }
 
 /// Answers like a healthy ganesha.
@@ -165,18 +167,21 @@ fn deep_monitor_checks_that_the_bus_name_belongs_to_the_daemon() {
         ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
         ("OCF_RESKEY_CRM_meta_interval", "30000"),
     ];
-    run_agent(&agent("ganesha_nfsd"), "monitor", &env).expect_code(0);
+    agent("ganesha_nfsd", "monitor")
+        .envs(env)
+        .run()
+        .expect_code(0);
     let deep: Vec<(&str, &str)> = env
         .iter()
         .copied()
         .chain([("OCF_CHECK_LEVEL", "10")])
         .collect();
-    let run = run_agent(&agent("ganesha_nfsd"), "monitor", &deep);
+    let run = agent("ganesha_nfsd", "monitor").envs(deep).run();
     run.expect_code(1);
     assert!(
-        run.exit_reasons()[0].contains("belongs to pid"),
+        run.ocf_exit_reasons()[0].contains("belongs to pid"),
         "{:?}",
-        run.exit_reasons()
+        run.ocf_exit_reasons()
     );
     let _ = daemon.kill();
     let _ = daemon.wait();

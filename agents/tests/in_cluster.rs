@@ -66,17 +66,14 @@ fn ocf_tester_passes_for_all_three_agents() {
         ("ganesha_grace", vec![]),
     ];
     for (agent, opts) in cases {
-        let mut cmd = lab.node().command("ocf-tester");
-        cmd.args(["-n", &format!("{agent}-test")])
+        lab.command("ocf-tester")
+            .args(["-n", &format!("{agent}-test")])
             .args(&opts)
-            .arg(format!("/usr/lib/ocf/resource.d/ganesha/{agent}"));
-        let run = util::run_command(cmd, Duration::from_secs(180));
-        assert!(
-            run.code == 0 && run.stdout.contains("passed all tests"),
-            "ocf-tester failed for {agent}:\n{}\n{}",
-            run.stdout,
-            run.stderr
-        );
+            .arg(format!("/usr/lib/ocf/resource.d/ganesha/{agent}"))
+            .timeout(Duration::from_secs(180))
+            .run()
+            .expect_code(0)
+            .expect_stdout_contains("passed all tests");
     }
 }
 
@@ -92,14 +89,11 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     std::fs::create_dir_all(&peer).unwrap();
 
     // Probe before anything: not running.
-    lab.agent(
-        "ganesha_nfsd",
-        "monitor",
-        &p,
-        &[("OCF_RESKEY_CRM_meta_interval", "0")],
-    )
-    .expect_code(7);
-    let started = lab.agent("ganesha_nfsd", "start", &p, &[]);
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .env("OCF_RESKEY_CRM_meta_interval", "0")
+        .run()
+        .expect_code(7);
+    let started = lab.agent("ganesha_nfsd", "start", &p).run();
     started.expect_code(0);
     let pid = ganesha_pid(&lab);
     assert!(alive(pid));
@@ -111,10 +105,14 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     );
     // Start returned only once the daemon answers on the node's system bus.
     lab.in_grace();
-    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(0);
-    lab.agent("ganesha_nfsd", "monitor", &p, &[("OCF_CHECK_LEVEL", "10")])
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .run()
         .expect_code(0);
-    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .env("OCF_CHECK_LEVEL", "10")
+        .run()
+        .expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
     assert_eq!(ganesha_pid(&lab), pid, "a second start keeps the daemon");
 
     // The recovery root is a link into this node's directory, linked to the peer.
@@ -126,43 +124,39 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     wait_until("initial grace to end", Duration::from_secs(40), || {
         !lab.in_grace()
     });
-    lab.agent("ganesha_grace", "start", &[], &[]).expect_code(0);
+    lab.agent("ganesha_grace", "start", &[])
+        .run()
+        .expect_code(0);
     // A peer starting that this node never took over (cluster start, a node added): no
     // release and no needless grace period.
-    let untouched = lab.agent(
-        "ganesha_grace",
-        "notify",
-        &[],
-        &[
+    let untouched = lab
+        .agent("ganesha_grace", "notify", &[])
+        .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node4"),
-        ],
-    );
+        ])
+        .run();
     untouched.expect_code(0);
     assert!(
-        !untouched.stderr.contains("grace(2:node4)"),
-        "{}",
-        untouched.stderr
+        !untouched.stderr().contains("grace(2:node4)"),
+        "{untouched}"
     );
     assert!(
         !lab.in_grace(),
         "a starting peer must not put this node into grace"
     );
     // Peers node2 and node3 stopped in one transition (node1 is this node).
-    lab.agent(
-        "ganesha_grace",
-        "notify",
-        &[],
-        &[
+    lab.agent("ganesha_grace", "notify", &[])
+        .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "post"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
             ("OCF_RESKEY_CRM_meta_notify_stop_uname", "node2 node3 node1"),
-        ],
-    )
-    .expect_code(0)
-    .expect_stderr("grace(5:node2): Started grace period")
-    .expect_stderr("grace(5:node3): Started grace period");
+        ])
+        .run()
+        .expect_code(0)
+        .expect_stderr_contains("grace(5:node2): Started grace period")
+        .expect_stderr_contains("grace(5:node3): Started grace period");
     assert!(lab.in_grace(), "grace did not reach the daemon");
     let log = lab.ganesha_log();
     let read = format!(
@@ -184,28 +178,29 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     assert!(!log.contains("ip node1"), "a node never takes itself over");
 
     // Failback: node2 comes back, this survivor releases it.
-    lab.agent(
-        "ganesha_grace",
-        "notify",
-        &[],
-        &[
+    lab.agent("ganesha_grace", "notify", &[])
+        .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
             ("OCF_RESKEY_CRM_meta_notify_start_uname", "node2"),
-        ],
-    )
-    .expect_code(0)
-    .expect_stderr("grace(2:node2): Started grace period");
+        ])
+        .run()
+        .expect_code(0)
+        .expect_stderr_contains("grace(2:node2): Started grace period");
     assert!(lab.ganesha_log().contains("recovery event 2"));
 
     // Stop: clean D-Bus shutdown, pid file gone, recovery root restored.
-    let stopped = lab.agent("ganesha_nfsd", "stop", &p, &[]);
-    stopped.expect_code(0).expect_stderr("asked ganesha.nfsd");
+    let stopped = lab.agent("ganesha_nfsd", "stop", &p).run();
+    stopped
+        .expect_code(0)
+        .expect_stderr_contains("asked ganesha.nfsd");
     assert!(!alive(pid));
     assert!(!lab.node().host_path(PID_FILE).exists());
     assert!(std::fs::symlink_metadata(&lab.recovery_root).is_err());
-    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .run()
+        .expect_code(7);
+    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
 }
 
 #[test]
@@ -221,14 +216,14 @@ fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
     let other_pid = other.id() as i32;
     std::fs::create_dir_all(lab.node().host_path("/run/ganesha")).unwrap();
     std::fs::write(lab.node().host_path(PID_FILE), format!("{other_pid}\n")).unwrap();
-    let run = lab.agent("ganesha_nfsd", "monitor", &p, &[]);
+    let run = lab.agent("ganesha_nfsd", "monitor", &p).run();
     run.expect_code(7);
     assert!(
-        run.exit_reasons()[0].contains("stale pid file"),
+        run.ocf_exit_reasons()[0].contains("stale pid file"),
         "{:?}",
-        run.exit_reasons()
+        run.ocf_exit_reasons()
     );
-    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
     assert!(
         alive(other_pid),
         "stop must not kill a process that is not ganesha"
@@ -236,31 +231,25 @@ fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
 
     // A hung daemon (SIGSTOP): D-Bus shutdown gets no answer, SIGTERM is not acted on,
     // SIGKILL ends it; all inside an 8 s stop timeout.
-    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
     let pid = ganesha_pid(&lab);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGSTOP,
     )
     .unwrap();
-    lab.agent(
-        "ganesha_nfsd",
-        "monitor",
-        &p,
-        &[("OCF_CHECK_LEVEL", "10"), ("OCF_RESKEY_dbus_timeout", "2")],
-    )
-    .expect_code(1);
-    let run = lab.agent(
-        "ganesha_nfsd",
-        "stop",
-        &p,
-        &[("OCF_RESKEY_CRM_meta_timeout", "8000")],
-    );
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .envs([("OCF_CHECK_LEVEL", "10"), ("OCF_RESKEY_dbus_timeout", "2")])
+        .run()
+        .expect_code(1);
+    let run = lab
+        .agent("ganesha_nfsd", "stop", &p)
+        .env("OCF_RESKEY_CRM_meta_timeout", "8000")
+        .run();
     run.expect_code(0);
     assert!(
-        run.elapsed < Duration::from_secs(8),
-        "stop took {:?}",
-        run.elapsed
+        run.elapsed() < Duration::from_secs(8),
+        "stop took too long\n{run}"
     );
     assert!(!alive(pid), "the hung daemon survived stop");
     let _ = other.kill();
@@ -274,16 +263,18 @@ fn mon_publishes_health_and_withdraws_grace_first_on_failure() {
     let mon = vec![("pid_file".to_string(), PID_FILE.to_string())];
 
     // Not started: 7.
-    lab.agent("ganesha_mon", "monitor", &mon, &[])
+    lab.agent("ganesha_mon", "monitor", &mon)
+        .run()
         .expect_code(7);
     // Daemon down at start: nothing is advertised.
-    lab.agent("ganesha_mon", "start", &mon, &[]).expect_code(0);
+    lab.agent("ganesha_mon", "start", &mon).run().expect_code(0);
     assert_eq!(lab.attribute("ganesha-active"), None);
     assert_eq!(lab.attribute("grace-active"), None);
 
     // The daemon comes up: both attributes appear at the next monitor.
-    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
-    lab.agent("ganesha_mon", "monitor", &mon, &[])
+    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
+    lab.agent("ganesha_mon", "monitor", &mon)
+        .run()
         .expect_code(0);
     assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
     assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
@@ -296,33 +287,37 @@ fn mon_publishes_health_and_withdraws_grace_first_on_failure() {
     )
     .unwrap();
     wait_until("ganesha to die", Duration::from_secs(5), || !alive(pid));
-    let failing = lab.agent("ganesha_mon", "monitor", &mon, &[]);
+    let failing = lab.agent("ganesha_mon", "monitor", &mon).run();
     failing.expect_code(0);
     assert!(
-        failing.elapsed < Duration::from_secs(2),
-        "no sleep in the monitor: {:?}",
-        failing.elapsed
+        failing.elapsed() < Duration::from_secs(2),
+        "no sleep in the monitor\n{failing}"
     );
     assert_eq!(lab.attribute("grace-active"), None);
     assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
-    lab.agent("ganesha_mon", "monitor", &mon, &[])
+    lab.agent("ganesha_mon", "monitor", &mon)
+        .run()
         .expect_code(0);
     assert_eq!(lab.attribute("ganesha-active"), None);
     // ganesha_nfsd reports the crash, so Pacemaker recovers it.
-    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
-    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
-    lab.agent("ganesha_mon", "monitor", &mon, &[])
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .run()
+        .expect_code(7);
+    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
+    lab.agent("ganesha_mon", "monitor", &mon)
+        .run()
         .expect_code(0);
     assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
 
     // Stop withdraws both; a stopped monitor is 7 again.
-    lab.agent("ganesha_mon", "stop", &mon, &[]).expect_code(0);
+    lab.agent("ganesha_mon", "stop", &mon).run().expect_code(0);
     assert_eq!(lab.attribute("grace-active"), None);
     assert_eq!(lab.attribute("ganesha-active"), None);
-    lab.agent("ganesha_mon", "monitor", &mon, &[])
+    lab.agent("ganesha_mon", "monitor", &mon)
+        .run()
         .expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
 }
 
 #[test]
@@ -341,17 +336,19 @@ fn nfsd_mounts_and_unmounts_the_state_volume() {
     p.push(("state_fstype".into(), "none".into()));
     p.push(("state_options".into(), "bind".into()));
     p.push(("state_mount".into(), "/mnt/ganesha-state".into()));
-    lab.agent("ganesha_nfsd", "start", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
     let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
     assert!(mounts.contains(" /mnt/ganesha-state "), "{mounts}");
-    lab.agent("ganesha_nfsd", "monitor", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "monitor", &p)
+        .run()
+        .expect_code(0);
     // The layout was made on the volume, i.e. in the shared directory.
     assert!(lab
         .lab
         .shared_dir()
         .join("nfs-ganesha/node1/ganesha/v4recov")
         .is_dir());
-    lab.agent("ganesha_nfsd", "stop", &p, &[]).expect_code(0);
+    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
     let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
     assert!(
         !mounts.contains(" /mnt/ganesha-state "),

@@ -4,30 +4,26 @@
 
 mod util;
 
-use std::process::Command;
 use std::time::Duration;
 
-use util::{agent, run_agent};
+use ganesha_testkit::TestCommand;
+use util::agent;
 
 const AGENTS: [&str; 3] = ["ganesha_nfsd", "ganesha_mon", "ganesha_grace"];
 
 #[test]
 fn meta_data_is_dtd_valid_with_no_environment() {
     for name in AGENTS {
-        let run = run_agent(&agent(name), "meta-data", &[]);
+        let run = agent(name, "meta-data").run();
         run.expect_code(0);
         assert!(
-            run.stdout.starts_with("<?xml"),
-            "{name}: only XML on stdout"
+            run.stdout().starts_with("<?xml"),
+            "only XML on stdout\n{run}"
         );
-        assert!(
-            run.stderr.is_empty(),
-            "{name}: nothing on stderr: {}",
-            run.stderr
-        );
+        assert!(run.stderr().is_empty(), "nothing on stderr\n{run}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("md.xml");
-        std::fs::write(&file, &run.stdout).unwrap();
+        std::fs::write(&file, run.stdout()).unwrap();
         // ocf-tester's own check: xmllint --valid against resource-agents' ra-api-1.dtd,
         // which the DOCTYPE names relative to the document.
         std::fs::copy(
@@ -35,9 +31,12 @@ fn meta_data_is_dtd_valid_with_no_environment() {
             dir.path().join("ra-api-1.dtd"),
         )
         .expect("resource-agents installed");
-        let mut cmd = Command::new("xmllint");
-        cmd.args(["--noout", "--valid"]).arg(&file);
-        util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+        TestCommand::program("xmllint")
+            .args(["--noout", "--valid"])
+            .arg(&file)
+            .timeout(Duration::from_secs(30))
+            .run()
+            .expect_code(0);
     }
 }
 
@@ -52,12 +51,12 @@ fn unimplemented_actions_exit_3() {
             "reload",
             "bogus",
         ] {
-            run_agent(&agent(name), action, &[]).expect_code(3);
+            agent(name, action).run().expect_code(3);
         }
     }
     // ganesha_mon and ganesha_nfsd do not take notifications.
-    run_agent(&agent("ganesha_mon"), "notify", &[]).expect_code(3);
-    run_agent(&agent("ganesha_nfsd"), "notify", &[]).expect_code(3);
+    agent("ganesha_mon", "notify").run().expect_code(3);
+    agent("ganesha_nfsd", "notify").run().expect_code(3);
 }
 
 /// Each bad value gives exit 6 and exactly one exit reason naming the parameter.
@@ -103,9 +102,9 @@ fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
     for (name, param, value, problem) in cases {
         for action in ["validate-all", "start"] {
             let key = format!("OCF_RESKEY_{param}");
-            let run = run_agent(&agent(name), action, &[(key.as_str(), value)]);
+            let run = agent(name, action).env(&key, value).run();
             run.expect_code(6);
-            let reasons = run.exit_reasons();
+            let reasons = run.ocf_exit_reasons();
             assert_eq!(reasons.len(), 1, "{name} {action}: {reasons:?}");
             assert!(
                 reasons[0].contains(&format!("parameter {param}")) && reasons[0].contains(problem),
@@ -121,8 +120,11 @@ fn bad_parameters_never_fail_a_stop_or_a_probe() {
         ("OCF_RESKEY_pid_file", "relative"),
         ("OCF_RESKEY_CRM_meta_interval", "0"),
     ];
-    run_agent(&agent("ganesha_nfsd"), "stop", &env).expect_code(0);
-    run_agent(&agent("ganesha_nfsd"), "monitor", &env).expect_code(7);
+    agent("ganesha_nfsd", "stop").envs(env).run().expect_code(0);
+    agent("ganesha_nfsd", "monitor")
+        .envs(env)
+        .run()
+        .expect_code(7);
 }
 
 #[test]
@@ -136,9 +138,9 @@ fn missing_ganesha_binary_is_not_installed() {
         ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    let run = run_agent(&agent("ganesha_nfsd"), "validate-all", &env);
+    let run = agent("ganesha_nfsd", "validate-all").envs(env).run();
     run.expect_code(5);
-    assert_eq!(run.exit_reasons().len(), 1);
+    assert_eq!(run.ocf_exit_reasons().len(), 1);
     // Glusterfs defect #12: an unmounted/missing state directory is refused with a reason.
     let env = [
         ("OCF_RESKEY_binary", "/bin/true"),
@@ -146,9 +148,9 @@ fn missing_ganesha_binary_is_not_installed() {
         ("OCF_RESKEY_state_mount", "/nonexistent/shared_storage"),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    let run = run_agent(&agent("ganesha_nfsd"), "validate-all", &env);
+    let run = agent("ganesha_nfsd", "validate-all").envs(env).run();
     run.expect_code(2);
-    assert!(run.exit_reasons()[0].contains("/nonexistent/shared_storage"));
+    assert!(run.ocf_exit_reasons()[0].contains("/nonexistent/shared_storage"));
 }
 
 /// A directory of stand-in cluster tools that record each call; `attrd_updater` exits with
@@ -207,9 +209,11 @@ fn mon_writes_transient_attributes_only_on_change_and_runs_nothing_in_steady_sta
         ("OCF_RESKEY_binary", &format!("/x/{}", me.trim())),
         ("OCF_RESKEY_CRM_meta_interval", "5000"),
     ];
-    let mut cmd = Command::new(agent("ganesha_mon"));
-    cmd.arg("start").env_clear().envs(env);
-    util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+    agent("ganesha_mon", "start")
+        .envs(env)
+        .timeout(Duration::from_secs(30))
+        .run()
+        .expect_code(0);
     assert_eq!(
         calls(dir.path()),
         [
@@ -218,9 +222,11 @@ fn mon_writes_transient_attributes_only_on_change_and_runs_nothing_in_steady_sta
         ]
     );
     for _ in 0..3 {
-        let mut cmd = Command::new(agent("ganesha_mon"));
-        cmd.arg("monitor").env_clear().envs(env);
-        util::run_command(cmd, Duration::from_secs(30)).expect_code(0);
+        agent("ganesha_mon", "monitor")
+            .envs(env)
+            .timeout(Duration::from_secs(30))
+            .run()
+            .expect_code(0);
     }
     assert_eq!(
         calls(dir.path()).len(),
@@ -245,9 +251,10 @@ fn mon_monitor_fails_when_attributes_cannot_be_published() {
         ("OCF_RESKEY_CRM_meta_interval", "5000"),
     ];
     let monitor = || {
-        let mut cmd = Command::new(agent("ganesha_mon"));
-        cmd.arg("monitor").env_clear().envs(env);
-        util::run_command(cmd, Duration::from_secs(30))
+        agent("ganesha_mon", "monitor")
+            .envs(env)
+            .timeout(Duration::from_secs(30))
+            .run()
     };
     monitor().expect_code(7);
     // Started while the daemon ran and attrd worked: state says both are published.
@@ -261,9 +268,9 @@ fn mon_monitor_fails_when_attributes_cannot_be_published() {
     let run = monitor();
     run.expect_code(1);
     assert!(
-        run.exit_reasons()[0].contains("not reachable"),
+        run.ocf_exit_reasons()[0].contains("not reachable"),
         "{:?}",
-        run.exit_reasons()
+        run.ocf_exit_reasons()
     );
 }
 
@@ -276,10 +283,8 @@ fn nfsd_start_fails_when_the_daemon_exits() {
     std::fs::write(&conf, "").unwrap();
     // Every path inside the test's own directory: nothing on the host changes.
     let (rr, log) = (dir.path().join("recovery"), dir.path().join("ganesha.log"));
-    let run = run_agent(
-        &agent("ganesha_nfsd"),
-        "start",
-        &[
+    let run = agent("ganesha_nfsd", "start")
+        .envs([
             ("OCF_RESKEY_binary", "/bin/false"),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),
             ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
@@ -290,13 +295,13 @@ fn nfsd_start_fails_when_the_daemon_exits() {
                 "OCF_RESKEY_pid_file",
                 dir.path().join("g.pid").to_str().unwrap(),
             ),
-        ],
-    );
+        ])
+        .run();
     run.expect_code(1);
     assert!(
-        run.exit_reasons()[0].contains("exited during start"),
+        run.ocf_exit_reasons()[0].contains("exited during start"),
         "{:?}",
-        run.exit_reasons()
+        run.ocf_exit_reasons()
     );
 }
 
@@ -304,8 +309,8 @@ fn nfsd_start_fails_when_the_daemon_exits() {
 #[test]
 fn defaults_do_not_use_var_run() {
     for name in AGENTS {
-        let md = run_agent(&agent(name), "meta-data", &[]).stdout;
-        assert!(!md.contains("/var/run"), "{name}");
+        let md = agent(name, "meta-data").run();
+        assert!(!md.stdout().contains("/var/run"), "{md}");
     }
 }
 
@@ -328,10 +333,8 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = run_agent(
-        &agent("ganesha_nfsd"),
-        "start",
-        &[
+    let run = agent("ganesha_nfsd", "start")
+        .envs([
             ("OCF_RESKEY_binary", fake.to_str().unwrap()),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),
             ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
@@ -344,8 +347,8 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
             ),
             ("OCF_RESKEY_CRM_meta_timeout", "2000"),
             ("DBUS_SYSTEM_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
-        ],
-    );
+        ])
+        .run();
     // The agent started the fake in a session of its own: end its whole process group.
     if let Ok(pid) = std::fs::read_to_string(&pid_of_fake) {
         if let Ok(pid) = pid.trim().parse::<i32>() {
@@ -356,7 +359,7 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
         }
     }
     run.expect_code(1);
-    assert!(run.elapsed < Duration::from_secs(2), "{:?}", run.elapsed);
-    let reason = &run.exit_reasons()[0];
+    assert!(run.elapsed() < Duration::from_secs(2), "{run}");
+    let reason = &run.ocf_exit_reasons()[0];
     assert!(reason.contains("did not complete within 1."), "{reason}");
 }

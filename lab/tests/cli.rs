@@ -4,8 +4,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
+
+use ganesha_testkit::{Ran, TestCommand};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ganesha-lab");
 
@@ -15,29 +16,21 @@ struct Cli<'a> {
 }
 
 impl Cli<'_> {
-    fn run(&self, args: &[&str]) -> Output {
-        let mut cmd = Command::new(BIN);
-        cmd.arg("--name")
+    fn run(&self, args: &[&str]) -> Ran {
+        let ran = TestCommand::program(BIN)
+            .arg("--name")
             .arg(&self.name)
             .arg("--state-dir")
             .arg(self.state_dir)
-            .args(args);
-        let line = ganesha_lab::util::command_line(&cmd);
-        let out = ganesha_lab::util::run_bounded(&mut cmd, Duration::from_secs(180))
-            .unwrap_or_else(|e| panic!("{e}"));
-        eprintln!(
-            "$ {line}\n-> {}\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+            .args(args)
+            .timeout(Duration::from_secs(180))
+            .run();
+        eprintln!("{ran}");
+        ran
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "ganesha-lab {args:?} failed");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.run(args).expect_success().stdout().to_owned()
     }
 }
 
@@ -80,10 +73,9 @@ fn up_status_exec_logs_fail_heal_power_down() {
     assert!(state.is_file());
 
     // A second up is refused while it runs.
-    let again = cli.run(&["up", "--nodes", "1", "--agents", &agents_arg]);
-    assert!(!again.status.success());
-    let err = String::from_utf8_lossy(&again.stderr);
-    assert!(err.contains("already running"), "{err}");
+    cli.run(&["up", "--nodes", "1", "--agents", &agents_arg])
+        .expect_failure()
+        .expect_stderr_contains("already running");
 
     let status = cli.ok(&["status"]);
     for want in [
@@ -101,11 +93,8 @@ fn up_status_exec_logs_fail_heal_power_down() {
     let start = Instant::now();
     loop {
         let out = cli.run(&["exec", "node2", "--", "nfs-cat", url]);
-        if out.status.success() {
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout),
-                "hello from ganesha-lab\n"
-            );
+        if out.success() {
+            assert_eq!(out.stdout(), "hello from ganesha-lab\n", "{out}");
             break;
         }
         assert!(
@@ -115,11 +104,11 @@ fn up_status_exec_logs_fail_heal_power_down() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(cli.ok(&["exec", "node1", "--", "hostname"]).trim(), "node1");
-    let seven = cli.run(&["exec", "node1", "--", "sh", "-c", "exit 7"]);
-    assert_eq!(seven.status.code(), Some(7));
-    let nine = cli.run(&["exec", "node9", "--", "true"]);
-    assert!(!nine.status.success());
-    assert!(String::from_utf8_lossy(&nine.stderr).contains("no node \"node9\""));
+    cli.run(&["exec", "node1", "--", "sh", "-c", "exit 7"])
+        .expect_code(7);
+    cli.run(&["exec", "node9", "--", "true"])
+        .expect_failure()
+        .expect_stderr_contains("no node \"node9\"");
 
     let logs = cli.ok(&["logs", "node1", "-n", "5"]);
     for want in [
@@ -147,15 +136,9 @@ fn up_status_exec_logs_fail_heal_power_down() {
 
     // power, as the fence agent uses it.
     cli.ok(&["power", "node2", "off"]);
-    assert_eq!(
-        cli.run(&["power", "node2", "status"]).status.code(),
-        Some(2)
-    );
+    cli.run(&["power", "node2", "status"]).expect_code(2);
     cli.ok(&["power", "node2", "on"]);
-    assert_eq!(
-        cli.run(&["power", "node2", "status"]).status.code(),
-        Some(0)
-    );
+    cli.run(&["power", "node2", "status"]).expect_code(0);
 
     // down, twice.
     let t = Instant::now();
@@ -163,8 +146,11 @@ fn up_status_exec_logs_fail_heal_power_down() {
     eprintln!("CLI down took {:.1?}", t.elapsed());
     assert!(down.contains("is down"), "{down}");
     assert!(!dir.path().join(&cli.name).exists());
-    let list = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    let list = String::from_utf8_lossy(&list.stdout);
+    let list = TestCommand::program("ip")
+        .args(["netns", "list"])
+        .timeout(Duration::from_secs(10))
+        .run();
+    let list = list.expect_success().stdout();
     assert!(
         !list
             .lines()
@@ -173,8 +159,7 @@ fn up_status_exec_logs_fail_heal_power_down() {
     );
     let again = cli.ok(&["down"]);
     assert!(again.contains("nothing to do"), "{again}");
-    let status = cli.run(&["status"]);
-    assert!(!status.status.success());
+    cli.run(&["status"]).expect_failure();
 }
 
 #[test]
@@ -184,9 +169,9 @@ fn refusals_are_clear() {
         state_dir: dir.path(),
         name: format!("r{:x}", std::process::id()),
     };
-    let bad = cli.run(&["up", "--subnet", "10.9.0.0/16"]);
-    assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("only /24"));
+    cli.run(&["up", "--subnet", "10.9.0.0/16"])
+        .expect_failure()
+        .expect_stderr_contains("only /24");
     assert!(!dir.path().join(&cli.name).exists());
 
     // Not root: a copy of the program run as nobody.
@@ -194,15 +179,12 @@ fn refusals_are_clear() {
     std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = bin_dir.path().join("ganesha-lab");
     std::fs::copy(BIN, &copy).unwrap();
-    let out = ganesha_lab::util::run_bounded(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&copy)
-            .args(["up", "--nodes", "1"]),
-        Duration::from_secs(30),
-    )
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("needs root"), "{err}");
+    TestCommand::program("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy)
+        .args(["up", "--nodes", "1"])
+        .timeout(Duration::from_secs(30))
+        .run()
+        .expect_code(1)
+        .expect_stderr_contains("needs root");
 }

@@ -16,6 +16,7 @@ use ganesha_lab::{
     process_state, write_ganesha_conf, FailMode, GaneshaConf, Lab, LabError, LabOptions, Node, Pid,
     Signal, GANESHA, GANESHA_PID_FILE,
 };
+use ganesha_testkit::{Ran, TestCommand};
 
 /// Builds a lab or fails the test with the full error (command lines, logs).
 fn up_with(opts: LabOptions) -> Lab {
@@ -41,20 +42,31 @@ fn up(nodes: usize) -> Lab {
     })
 }
 
+/// `program` inside `node`, bounded as `Node::run` is.
+fn in_node(node: &Node, program: &str) -> TestCommand {
+    let mut cmd = TestCommand::new(node.command(program));
+    cmd.timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// Runs `program args` inside `node`; panics with the full report unless it exits 0.
 fn stdout(node: &Node, program: &str, args: &[&str]) -> String {
-    match node.run(program, args) {
-        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
-        Err(e) => panic!("{e}"),
-    }
+    in_node(node, program)
+        .args(args)
+        .run()
+        .expect_success()
+        .stdout()
+        .to_owned()
 }
 
 fn netns_list() -> String {
-    let out = ganesha_lab::run_checked(
-        std::process::Command::new("ip").args(["netns", "list"]),
-        Duration::from_secs(10),
-    )
-    .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    TestCommand::program("ip")
+        .args(["netns", "list"])
+        .timeout(Duration::from_secs(10))
+        .run()
+        .expect_success()
+        .stdout()
+        .to_owned()
 }
 
 /// Alive = exists and is not a zombie (PID 1 here does not reap orphans).
@@ -158,28 +170,27 @@ fn sees_offline(observer: &Node, node: &str) -> bool {
 
 const ADMIN: &str = "/org/ganesha/nfsd/admin";
 
+/// The reply to `method` of ganesha's admin interface in `node`, or the full report of the
+/// failed call.
 fn ganesha_admin_timeout(
     node: &Node,
     method: &str,
     args: &[&str],
     reply_ms: u32,
-) -> Result<String, LabError> {
-    let dest_method = format!("org.ganesha.nfsd.admin.{method}");
-    let reply = format!("--reply-timeout={reply_ms}");
-    let mut v = vec![
-        "--system",
-        "--print-reply",
-        &reply,
-        "--dest=org.ganesha.nfsd",
-        ADMIN,
-        &dest_method,
-    ];
-    v.extend_from_slice(args);
-    let out = node.run_timeout("dbus-send", &v, Duration::from_secs(10))?;
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+) -> Result<String, String> {
+    in_node(node, "dbus-send")
+        .args(["--system", "--print-reply"])
+        .arg(format!("--reply-timeout={reply_ms}"))
+        .args(["--dest=org.ganesha.nfsd", ADMIN])
+        .arg(format!("org.ganesha.nfsd.admin.{method}"))
+        .args(args)
+        .timeout(Duration::from_secs(10))
+        .try_run()
+        .and_then(Ran::checked)
+        .map(|ran| ran.stdout().to_owned())
 }
 
-fn ganesha_admin(node: &Node, method: &str, args: &[&str]) -> Result<String, LabError> {
+fn ganesha_admin(node: &Node, method: &str, args: &[&str]) -> Result<String, String> {
     ganesha_admin_timeout(node, method, args, 5000)
 }
 
@@ -205,8 +216,13 @@ fn ganesha_answers(node: &Node, bound: Duration) -> Duration {
 fn nfs_read(client: &Node, url: &str, bound: Duration) -> String {
     let start = Instant::now();
     loop {
-        match client.run_timeout("nfs-cat", &[url], Duration::from_secs(10)) {
-            Ok(out) => return String::from_utf8_lossy(&out.stdout).into_owned(),
+        let attempt = in_node(client, "nfs-cat")
+            .arg(url)
+            .timeout(Duration::from_secs(10))
+            .try_run()
+            .and_then(Ran::checked);
+        match attempt {
+            Ok(ran) => return ran.stdout().to_owned(),
             Err(e) => {
                 assert!(start.elapsed() < bound, "nfs-cat {url} never worked: {e}");
                 thread::sleep(Duration::from_millis(500));
@@ -324,7 +340,7 @@ fn one_node_cluster_answers() {
     // The `ganesha` provider is the node's own, whatever the host has.
     assert!(node.ocf_dir().join("ganesha").is_dir());
 
-    // A failing command reports everything.
+    // A failing `Node::run` reports everything.
     let err = node.run("ls", &["/no/such/file"]).unwrap_err().to_string();
     assert!(
         err.contains("ls /no/such/file") && err.contains("exit status") && err.contains("stderr"),
@@ -400,9 +416,10 @@ fn three_nodes_agree_and_serve_nfs() {
     }
     let vip = Ipv4Addr::new(192, 0, 2, 101);
     assert!(lab.node_holding(vip).is_none());
-    lab.node(2)
-        .run("ip", &["addr", "add", "192.0.2.101/24", "dev", "eth0"])
-        .unwrap();
+    in_node(lab.node(2), "ip")
+        .args(["addr", "add", "192.0.2.101/24", "dev", "eth0"])
+        .run()
+        .expect_success();
     assert_eq!(lab.node_holding(vip).map(Node::name), Some("node3"));
 
     let gone = Footprint::of(&lab);
@@ -491,8 +508,10 @@ fn isolate_crash_and_kill_pacemaker_then_heal() {
 
     // isolate: the link goes down, the processes keep running, the peers lose the node.
     let vip = Ipv4Addr::new(192, 0, 2, 102);
-    n2.run("ip", &["addr", "add", "192.0.2.102/24", "dev", "eth0"])
-        .unwrap();
+    in_node(n2, "ip")
+        .args(["addr", "add", "192.0.2.102/24", "dev", "eth0"])
+        .run()
+        .expect_success();
     assert_eq!(lab.node_holding(vip).map(Node::name), Some("node2"));
     let corosync = n2.pids_named("corosync");
     n2.fail(FailMode::Isolate).unwrap();
@@ -628,11 +647,11 @@ fn fencing_through_pacemaker_reboots_a_node() {
             }
             None
         });
-        let out = n2.run_timeout(
-            "stonith_admin",
-            &["--reboot", "node1", "--timeout", "60"],
-            Duration::from_secs(90),
-        );
+        let out = in_node(n2, "stonith_admin")
+            .args(["--reboot", "node1", "--timeout", "60"])
+            .timeout(Duration::from_secs(90))
+            .try_run()
+            .and_then(Ran::checked);
         (watcher.join().unwrap(), out)
     });
     let reboot_took = started.elapsed();
@@ -714,9 +733,13 @@ fn fencing_through_pacemaker_reboots_a_node() {
         let state = if dc.is_empty() {
             String::from("no DC")
         } else {
-            n2.run_timeout("crmadmin", &["-S", &dc], Duration::from_secs(10))
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-                .unwrap_or_else(|e| e.to_string().lines().next().unwrap_or_default().to_owned())
+            in_node(n2, "crmadmin")
+                .args(["-S", &dc])
+                .timeout(Duration::from_secs(10))
+                .try_run()
+                .and_then(Ran::checked)
+                .map(|ran| ran.stdout().trim().to_owned())
+                .unwrap_or_else(|e| e.lines().next().unwrap_or_default().to_owned())
         };
         seen = format!("{views:?}; DC state: {state}");
         agree && !dc.is_empty() && state.contains("S_IDLE")
@@ -736,11 +759,12 @@ fn fencing_through_pacemaker_reboots_a_node() {
     let t = Instant::now();
     victim.fail(FailMode::Crash).unwrap();
     let fenced = || {
-        watcher
-            .run_timeout("stonith_admin", &["--history", &v], Duration::from_secs(20))
-            .is_ok_and(|o| {
-                String::from_utf8_lossy(&o.stdout).contains(&format!("reboot of {v} successful"))
-            })
+        in_node(watcher, "stonith_admin")
+            .args(["--history", &v])
+            .timeout(Duration::from_secs(20))
+            .try_run()
+            .and_then(Ran::checked)
+            .is_ok_and(|ran| ran.stdout().contains(&format!("reboot of {v} successful")))
     };
     while !(fenced() && sees_online(watcher, &v)) {
         if t.elapsed() > Duration::from_secs(90) {

@@ -2,12 +2,12 @@
 //! dbus-daemon; ganesha.nfsd started by the agents themselves).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
+use ganesha_testkit::TestCommand;
 
-use super::{agent, run_command, Run};
+use super::agent_bin;
 
 /// A lab with the agents installed where Pacemaker looks, and a ganesha config.
 pub struct AgentLab {
@@ -31,7 +31,7 @@ impl AgentLab {
         let conf = node.dir().join("ganesha.conf");
         write_ganesha_conf(&conf, &GaneshaConf::new(&recovery_root, &export)).unwrap();
         // The documented install step, into the node's own /usr/lib/ocf.
-        let bin_dir = agent("ganesha_nfsd").parent().unwrap().to_path_buf();
+        let bin_dir = agent_bin("ganesha_nfsd").parent().unwrap().to_path_buf();
         ganesha_ha::install::install_agents(&bin_dir, &node.host_path("/usr/lib/ocf"))
             .unwrap_or_else(|e| panic!("installing the agents: {e}"));
         let log = node.dir().join("ganesha.log");
@@ -65,38 +65,37 @@ impl AgentLab {
         ]
     }
 
-    /// Runs an installed agent inside the node with Pacemaker-like variables.
-    pub fn agent(
-        &self,
-        name: &str,
-        action: &str,
-        params: &[(String, String)],
-        extra: &[(&str, &str)],
-    ) -> Run {
+    /// An installed agent inside the node with Pacemaker-like variables and `params` as
+    /// `OCF_RESKEY_*`; variables the test sets afterwards override them.
+    pub fn agent(&self, name: &str, action: &str, params: &[(String, String)]) -> TestCommand {
         let installed = Path::new("/usr/lib/ocf/resource.d/ganesha").join(name);
-        let mut cmd: Command = self.node().command(&installed);
-        cmd.arg(action).env_clear();
-        cmd.env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-        cmd.env("OCF_ROOT", "/usr/lib/ocf");
-        cmd.env("OCF_RESOURCE_INSTANCE", format!("{name}-test"));
-        cmd.env("OCF_RESKEY_CRM_meta_timeout", "20000");
-        cmd.env("OCF_RESKEY_CRM_meta_interval", "10000");
-        for (k, v) in params {
-            cmd.env(format!("OCF_RESKEY_{k}"), v);
-        }
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        run_command(cmd, Duration::from_secs(90))
+        let mut cmd = TestCommand::new(self.node().command(&installed));
+        cmd.arg(action)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .env("OCF_ROOT", "/usr/lib/ocf")
+            .env("OCF_RESOURCE_INSTANCE", format!("{name}-test"))
+            .env("OCF_RESKEY_CRM_meta_timeout", "20000")
+            .env("OCF_RESKEY_CRM_meta_interval", "10000")
+            .envs(params.iter().map(|(k, v)| (format!("OCF_RESKEY_{k}"), v)))
+            .timeout(Duration::from_secs(90));
+        cmd
+    }
+
+    /// A command inside the node.
+    pub fn command(&self, program: &str) -> TestCommand {
+        TestCommand::new(self.node().command(program))
     }
 
     /// Runs a command inside the node; panics with its output unless it exits 0.
     pub fn sh(&self, program: &str, args: &[&str]) -> String {
-        let out = self
-            .node()
-            .run(program, args)
-            .unwrap_or_else(|e| panic!("{e}"));
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        self.command(program)
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .run()
+            .expect_success()
+            .stdout()
+            .to_owned()
     }
 
     /// `get_grace` of the node's ganesha over the node's system bus.
@@ -121,14 +120,11 @@ impl AgentLab {
 
     /// A transient node attribute as attrd reports it, `None` when unset.
     pub fn attribute(&self, name: &str) -> Option<String> {
-        let out = self
-            .node()
+        let ran = self
             .command("attrd_updater")
             .args(["--query", "--name", name])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        ocf::attrs::parse_attrd_query(name, &text).unwrap_or(None)
+            .run();
+        ocf::attrs::parse_attrd_query(name, ran.stdout()).unwrap_or(None)
     }
 
     pub fn ganesha_log(&self) -> String {

@@ -12,27 +12,21 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ganesha_testkit::{Ran, TestCommand};
+
 /// A failed step, with the command line and its output.
 pub type Fallible<T> = Result<T, String>;
 
-/// Runs argv with a time bound; a non-zero exit is an error that shows command, stdout
-/// and stderr.
+/// Runs argv with a time bound; a non-zero exit, or none within the bound, is an error that
+/// shows command, status, stdout and stderr.
 pub fn run(argv: &[&str], bound: Duration) -> Fallible<String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let mut cmd = Command::new(program);
-    cmd.args(args);
-    let out = ocf::command::output(&mut cmd, bound).map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!(
-            "`{}` failed ({}):\nstdout: {stdout}\nstderr: {}",
-            argv.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    let ran = TestCommand::program(program)
+        .args(args)
+        .timeout(bound)
+        .try_run()
+        .and_then(Ran::checked)?;
+    Ok(ran.stdout().to_owned())
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`.
