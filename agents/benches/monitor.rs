@@ -1,5 +1,5 @@
 //! Steady-state monitor cost of ganesha_mon and ganesha_grace, beside the glusterfs shell
-//! agents measured on this machine kind (shared/notes/cluster-in-a-box.md).
+//! agents measured on this machine kind (README.md, "Benchmark", has both sets of figures).
 //!
 //! `cargo bench -p ganesha-agents --bench monitor` (root): brings up a one-node lab cluster,
 //! starts a real ganesha.nfsd through ganesha_nfsd, starts ganesha_mon and ganesha_grace,
