@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ha;
+pub mod offline;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
