@@ -1,10 +1,11 @@
 //! End-to-end failover with this project's agents, beside the glusterfs shell agents
-//! measured in the same kind of lab (shared/notes/cluster-in-a-box.md: 3 nodes, kill -9 of
-//! ganesha.nfsd on node1, 5 runs).
+//! measured in the same kind of lab (3 nodes, kill -9 of ganesha.nfsd on node1, 5 runs; the
+//! figures are in docs/failover.md).
 //!
 //! `cargo bench -p ganesha-agents --bench failover` (root): a 3-node lab; Pacemaker runs
 //! ganesha_nfsd, ganesha_mon (monitor every 2 s) and ganesha_grace (notify) as clones and one
-//! IPaddr2 VIP per node, with the README's constraints (no sleep anywhere). Each run kills
+//! IPaddr2 VIP per node, configured as `ganesha-ha setup` does (`ganesha_ha::cib::model`,
+//! no sleep anywhere). Each run kills
 //! ganesha.nfsd on node1 and measures, from the kill:
 //! - grace: both survivors report `get_grace` true;
 //! - VIP + read: node1's VIP is up on a survivor and `nfs-cat` reads a file through it;
@@ -14,11 +15,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ganesha_lab::cib::HaModel;
-use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
+use ganesha_agents::names::GANESHA_PID_FILE;
+use ganesha_ha::cib;
+use ganesha_lab::{ha_model, write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
 
 const RUNS: usize = 5;
-const VIPS: [&str; 3] = ["192.0.2.101", "192.0.2.102", "192.0.2.103"];
 
 fn out(node: &Node, program: &str, args: &[&str]) -> Option<String> {
     node.run_timeout(program, args, Duration::from_secs(5))
@@ -71,25 +72,16 @@ fn wait(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Duration {
     t.elapsed()
 }
 
-fn configure(lab: &Lab, managed: bool) {
-    let nodes: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
-    HaModel {
-        vips: nodes
-            .iter()
-            .cloned()
-            .zip(VIPS.iter().map(|v| v.to_string()))
-            .collect(),
-        nodes,
-        nfsd: managed.then(|| {
-            vec![
-                ("config".into(), "/etc/ganesha/ganesha.conf".into()),
-                ("state_mount".into(), lab.shared_dir().display().to_string()),
-            ]
-        }),
-        mon_interval: "2s".into(),
+/// Configures the cluster as `ganesha-ha setup` would; unmanaged, without the ganesha_nfsd
+/// clone (no constraint refers to it). Returns node1's VIP.
+fn configure(lab: &Lab, managed: bool) -> String {
+    let spec = ha_model::cluster_spec(lab).unwrap_or_else(|e| panic!("{e}"));
+    let mut model = cib::model(&spec);
+    if !managed {
+        model.resources.retain(|r| r.id() != cib::NFSD_CLONE);
     }
-    .apply(lab.node(0))
-    .unwrap_or_else(|e| panic!("{e}"));
+    ha_model::load(lab.node(0), &model).unwrap_or_else(|e| panic!("{e}"));
+    spec.nodes[0].vip.ip().to_string()
 }
 
 fn stats(label: &str, values: &[Duration], reference: &str) {
@@ -161,11 +153,12 @@ fn scenario(managed: bool) {
             nfsd(node, lab.shared_dir(), "start");
         }
     }
-    configure(&lab, managed);
+    let vip = configure(&lab, managed);
+    let vip = vip.as_str();
     let (n1, n2, n3) = (lab.node(0), lab.node(1), lab.node(2));
     let healthy = |bound| {
         wait("healthy cluster", bound, || {
-            holder(&lab, VIPS[0]).is_some_and(|h| h.name() == "node1") && read_through(n2, VIPS[0])
+            holder(&lab, vip).is_some_and(|h| h.name() == "node1") && read_through(n2, vip)
         })
     };
     let first = healthy(Duration::from_secs(120));
@@ -184,7 +177,7 @@ fn scenario(managed: bool) {
             !in_grace(n2) && !in_grace(n3)
         });
         let pid: i32 = n1
-            .read_to_string_in_node("/run/ganesha/ganesha.pid")
+            .read_to_string_in_node(GANESHA_PID_FILE)
             .trim()
             .parse()
             .unwrap();
@@ -204,10 +197,10 @@ fn scenario(managed: bool) {
                 "run {run}: stuck; last state: {last}"
             );
             let (g2, g3) = (in_grace(n2), in_grace(n3));
-            let at = holder(&lab, VIPS[0])
+            let at = holder(&lab, vip)
                 .map(|h| h.name().to_owned())
                 .unwrap_or_default();
-            let ok = read_through(n2, VIPS[0]);
+            let ok = read_through(n2, vip);
             last = format!("{t:.1?}: grace node2={g2} node3={g3}, VIP on {at:?}, read ok={ok}");
             if grace.is_none() && g2 && g3 {
                 grace = Some(t);

@@ -32,6 +32,7 @@ use ocf::{
 };
 
 use crate::dbus::{DbusError, GaneshaAdmin};
+use crate::names::GRACE_AGENT;
 use crate::recovery;
 use crate::state;
 
@@ -59,7 +60,7 @@ static ACTIONS: [ActionSpec; 6] = [
 ];
 
 static METADATA: Metadata = Metadata {
-    name: "ganesha_grace",
+    name: GRACE_AGENT,
     version: env!("CARGO_PKG_VERSION"),
     shortdesc: "Puts NFS-Ganesha into grace when a peer fails or returns",
     longdesc: "Run as a clone with notify=true, banned where the grace-active node attribute \
@@ -280,18 +281,18 @@ impl Agent for GaneshaGrace {
     }
 
     fn start(&self, ctx: &Context) -> Result<(), OcfError> {
-        let file = ctx.state_file("ganesha_grace");
+        let file = ctx.state_file(GRACE_AGENT);
         state::write(&file, &Default::default())
             .map_err(|e| OcfError::io(format!("writing {}", file.display()), e))
     }
 
     fn stop(&self, ctx: &Context) -> Result<(), OcfError> {
-        let file = ctx.state_file("ganesha_grace");
+        let file = ctx.state_file(GRACE_AGENT);
         state::remove(&file).map_err(|e| OcfError::io(format!("removing {}", file.display()), e))
     }
 
     fn monitor(&self, ctx: &Context) -> Result<ExitCode, OcfError> {
-        let file = ctx.state_file("ganesha_grace");
+        let file = ctx.state_file(GRACE_AGENT);
         if !file.exists() {
             return Err(OcfError::NotRunning("ganesha_grace is not started".into()));
         }
@@ -308,7 +309,7 @@ impl Agent for GaneshaGrace {
     fn notify(&self, ctx: &Context, n: &Notification) -> Result<(), OcfError> {
         let release = ctx.params().boolean("release_on_start")?.unwrap_or(true);
         let me = attrs::local_node_name(ctx.on_node(), ctx.deadline());
-        let file = ctx.state_file("ganesha_grace");
+        let file = ctx.state_file(GRACE_AGENT);
         // No state file: the instance is not started (e.g. a test harness calling notify
         // alone); nothing was taken over and nothing is recorded.
         let state = read_takeovers(&file);

@@ -6,13 +6,15 @@
 //! - [`grace::GaneshaGrace`] (`ganesha_grace`): puts the local daemon into NFS grace when a
 //!   peer stops serving or comes back.
 //!
-//! Each binary's `main` is one call to [`ocf::run`].
+//! Each binary's `main` is one call to [`ocf::run`]. The names the Pacemaker model shares
+//! with the agents (agents, provider, node attributes, pid file) are in [`names`].
 
 pub mod daemon;
 pub mod dbus;
 pub mod grace;
 pub mod mon;
 pub mod mount;
+pub mod names;
 pub mod nfsd;
 pub mod recovery;
 pub mod state;

@@ -16,7 +16,8 @@
 //! deleting `grace-active` alone produces **one** transition in which the failed node's grace
 //! instance stops, every survivor runs its post-stop notify (grace), and only then
 //! (`nfs-grace-clone_confirmed-post_notify_stopped_0`) the VIP starts on a survivor. The
-//! project's `crm_simulate` test checks that edge of the transition graph.
+//! project's `crm_simulate` proof (`setup/tests/ordering.rs`) checks that edge of the
+//! transition graph.
 //!
 //! So on failure this agent deletes `grace-active` at once and `ganesha-active` at the
 //! **next** monitor. Writing the second attribute immediately would abort the running
@@ -42,25 +43,26 @@ use ocf::{
 
 use crate::daemon::{self, DaemonState};
 use crate::dbus::GaneshaAdmin;
+use crate::names::{GANESHA_ACTIVE, GANESHA_PID_FILE, GRACE_ACTIVE, MON_AGENT};
 use crate::state;
 
 static PARAMS: [ParamSpec; 6] = [
     ParamSpec::string("ganesha_active")
-        .default("ganesha-active")
+        .default(GANESHA_ACTIVE)
         .describe(
             "daemon-health attribute",
             "Node attribute set to 1 while ganesha.nfsd is healthy. Deleted one monitor after \
          grace_active when the daemon fails.",
         ),
     ParamSpec::string("grace_active")
-        .default("grace-active")
+        .default(GRACE_ACTIVE)
         .describe(
             "grace attribute",
             "Node attribute set to 1 while ganesha.nfsd is healthy; deleting it is what triggers \
          grace on the survivors and the VIP move.",
         ),
     ParamSpec::string("pid_file")
-        .default("/run/ganesha/ganesha.pid")
+        .default(GANESHA_PID_FILE)
         .describe("pid file", "The pid file of ganesha.nfsd."),
     ParamSpec::string("binary")
         .default("/usr/bin/ganesha.nfsd")
@@ -91,7 +93,7 @@ static ACTIONS: [ActionSpec; 5] = [
 ];
 
 static METADATA: Metadata = Metadata {
-    name: "ganesha_mon",
+    name: MON_AGENT,
     version: env!("CARGO_PKG_VERSION"),
     shortdesc: "Publishes NFS-Ganesha health as node attributes",
     longdesc: "Watches the local ganesha.nfsd (pid file, process identity, and at \
@@ -254,7 +256,7 @@ impl Config {
                 .seconds("dbus_timeout")?
                 .filter(|d| !d.is_zero())
                 .ok_or_else(|| OcfError::configured("dbus_timeout", "must be at least 1"))?,
-            state_file: ctx.state_file("ganesha_mon"),
+            state_file: ctx.state_file(MON_AGENT),
         })
     }
 
@@ -400,8 +402,8 @@ mod tests {
 
     fn names() -> Names {
         Names {
-            ganesha_active: "ganesha-active".into(),
-            grace_active: "grace-active".into(),
+            ganesha_active: GANESHA_ACTIVE.into(),
+            grace_active: GRACE_ACTIVE.into(),
         }
     }
 
@@ -432,22 +434,22 @@ mod tests {
     fn failure_withdraws_grace_first_and_daemon_attribute_one_monitor_later() {
         let attrs = RecordingAttributes::default();
         let (s, calls) = step(&attrs, &Published::default(), true, Mode::Full);
-        assert_eq!(calls, [upd("ganesha-active"), upd("grace-active")]);
+        assert_eq!(calls, [upd(GANESHA_ACTIVE), upd(GRACE_ACTIVE)]);
         // Steady state: no calls at all.
         let (s, calls) = step(&attrs, &s, true, Mode::Monitor);
         assert!(calls.is_empty());
         // The daemon dies: only grace-active goes, which triggers grace then the VIP move.
         let (s, calls) = step(&attrs, &s, false, Mode::Monitor);
-        assert_eq!(calls, [del("grace-active")]);
-        assert_eq!(attrs.value("ganesha-active").as_deref(), Some("1"));
+        assert_eq!(calls, [del(GRACE_ACTIVE)]);
+        assert_eq!(attrs.value(GANESHA_ACTIVE).as_deref(), Some("1"));
         // Next monitor: ganesha-active follows.
         let (s, calls) = step(&attrs, &s, false, Mode::Monitor);
-        assert_eq!(calls, [del("ganesha-active")]);
+        assert_eq!(calls, [del(GANESHA_ACTIVE)]);
         let (s, calls) = step(&attrs, &s, false, Mode::Monitor);
         assert!(calls.is_empty());
         // The daemon returns: ganesha-active first, grace-active last.
         let (_, calls) = step(&attrs, &s, true, Mode::Monitor);
-        assert_eq!(calls, [upd("ganesha-active"), upd("grace-active")]);
+        assert_eq!(calls, [upd(GANESHA_ACTIVE), upd(GRACE_ACTIVE)]);
     }
 
     #[test]
@@ -459,10 +461,10 @@ mod tests {
             at: 0,
         };
         let (s, calls) = step(&attrs, &healthy, true, Mode::Full);
-        assert_eq!(calls, [upd("ganesha-active"), upd("grace-active")]);
+        assert_eq!(calls, [upd(GANESHA_ACTIVE), upd(GRACE_ACTIVE)]);
         assert_eq!(s.at, 100);
         let (_, calls) = step(&attrs, &healthy, false, Mode::Full);
-        assert_eq!(calls, [del("grace-active"), del("ganesha-active")]);
+        assert_eq!(calls, [del(GRACE_ACTIVE), del(GANESHA_ACTIVE)]);
     }
 
     #[test]
@@ -485,6 +487,6 @@ mod tests {
     fn withdraw_deletes_grace_then_daemon_attribute() {
         let attrs = RecordingAttributes::default();
         assert!(withdraw(&attrs, &names(), d()).is_ok());
-        assert_eq!(attrs.calls(), [del("grace-active"), del("ganesha-active")]);
+        assert_eq!(attrs.calls(), [del(GRACE_ACTIVE), del(GANESHA_ACTIVE)]);
     }
 }

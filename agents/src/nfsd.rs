@@ -29,6 +29,7 @@ use ocf::{
 use crate::daemon::{self, DaemonState};
 use crate::dbus::{DbusError, GaneshaAdmin};
 use crate::mount::{self, Volume};
+use crate::names::{GANESHA_PID_FILE, NFSD_AGENT};
 use crate::recovery::{self, Layout};
 
 static PARAMS: [ParamSpec; 13] = [
@@ -47,7 +48,7 @@ static PARAMS: [ParamSpec; 13] = [
          keeps its own client records directly in RecoveryRoot/v4recov.",
         ),
     ParamSpec::string("pid_file")
-        .default("/run/ganesha/ganesha.pid")
+        .default(GANESHA_PID_FILE)
         .describe(
             "pid file",
             "The pid file ganesha.nfsd writes (-p); monitor and stop find the daemon through it.",
@@ -118,7 +119,7 @@ static ACTIONS: [ActionSpec; 6] = [
 ];
 
 static METADATA: Metadata = Metadata {
-    name: "ganesha_nfsd",
+    name: NFSD_AGENT,
     version: env!("CARGO_PKG_VERSION"),
     shortdesc: "NFS-Ganesha daemon with shared NFSv4 recovery state",
     longdesc: "Manages ganesha.nfsd for a highly available NFS-Ganesha cluster: mounts the \

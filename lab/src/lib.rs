@@ -48,12 +48,12 @@
 //! Labs are independent: tests may build several at once, in threads of one process (names
 //! are unique per lab), and the library uses no process-global state (cwd, environment).
 
-pub mod cib;
 pub mod cli;
 mod conf;
 pub mod fence;
 mod ganesha;
 pub mod graph;
+pub mod ha_model;
 mod node;
 mod state;
 mod sys;
@@ -112,10 +112,10 @@ pub const OCF_RESOURCE_D: &str = "/usr/lib/ocf/resource.d";
 
 /// The OCF provider of this project's agents; in a node it is always the node's own
 /// directory, never the host's.
-pub const OWN_PROVIDER: &str = "ganesha";
+pub use ganesha_agents::names::PROVIDER as OWN_PROVIDER;
 
 /// The project's OCF agents that [`LabOptions::agents_dir`] installs.
-pub const OCF_AGENTS: &[&str] = &["ganesha_nfsd", "ganesha_mon", "ganesha_grace"];
+pub use ganesha_agents::names::AGENTS as OCF_AGENTS;
 
 /// The lab's fence agent (a binary in [`LabOptions::agents_dir`]), visible in every node as
 /// `/usr/sbin/fence_ganesha_lab`.

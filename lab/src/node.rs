@@ -34,7 +34,7 @@ pub const GANESHA: &str = "ganesha.nfsd";
 /// The per-node ganesha service's configuration, inside the node (ganesha_nfsd's default).
 pub const GANESHA_CONF: &str = "/etc/ganesha/ganesha.conf";
 /// Its pid file, inside the node (ganesha_nfsd's default).
-pub const GANESHA_PID_FILE: &str = "/run/ganesha/ganesha.pid";
+pub use ganesha_agents::names::GANESHA_PID_FILE;
 /// Its log, inside the node (ganesha_nfsd's default).
 pub const GANESHA_LOG: &str = "/var/log/ganesha/ganesha.log";
 /// Its NFSv4 recovery root, inside the node (ganesha_nfsd's default `recovery_root`).

@@ -16,6 +16,9 @@
 use std::io;
 use std::ops::Range;
 
+use ganesha_agents::names::{
+    GANESHA_ACTIVE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT, PROVIDER,
+};
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 
@@ -24,10 +27,6 @@ use crate::spec::{ClusterSpec, Fencing};
 /// The `validate-with` this project writes: accepted by Pacemaker 2.0 to 3.x.
 pub const SCHEMA: &str = "pacemaker-3.0";
 
-/// The transient node attribute `ganesha_mon` sets while the daemon is healthy.
-pub const GANESHA_ACTIVE: &str = "ganesha-active";
-/// The transient node attribute whose withdrawal triggers grace and the VIP move.
-pub const GRACE_ACTIVE: &str = "grace-active";
 /// The clone of `ocf:ganesha:ganesha_nfsd`.
 pub const NFSD_CLONE: &str = "nfs-ganesha-clone";
 /// The clone of `ocf:ganesha:ganesha_mon`.
@@ -1243,7 +1242,7 @@ pub fn model(spec: &ClusterSpec) -> Cib {
         }
     }
 
-    let mut nfsd = Primitive::new("nfs-ganesha", "ocf", Some("ganesha"), "ganesha_nfsd")
+    let mut nfsd = Primitive::new("nfs-ganesha", "ocf", Some(PROVIDER), NFSD_AGENT)
         .param("config", &spec.ganesha.config)
         .param("pid_file", &spec.ganesha.pid_file)
         .param("recovery_root", &spec.ganesha.recovery_root);
@@ -1266,7 +1265,7 @@ pub fn model(spec: &ClusterSpec) -> Cib {
     cib.resources
         .push(ganesha_clone(NFSD_CLONE, nfsd, &[("interleave", "true")]));
 
-    let mon = Primitive::new("nfs-mon", "ocf", Some("ganesha"), "ganesha_mon")
+    let mon = Primitive::new("nfs-mon", "ocf", Some(PROVIDER), MON_AGENT)
         .param("pid_file", &spec.ganesha.pid_file)
         // Depth 10: a daemon that lives but does not answer (hung) is unhealthy, so its VIP
         // moves as for a dead one.
@@ -1274,7 +1273,7 @@ pub fn model(spec: &ClusterSpec) -> Cib {
         .describe_last_op(MON_MONITOR_WHY);
     cib.resources.push(ganesha_clone(MON_CLONE, mon, &[]));
 
-    let grace = Primitive::new("nfs-grace", "ocf", Some("ganesha"), "ganesha_grace")
+    let grace = Primitive::new("nfs-grace", "ocf", Some(PROVIDER), GRACE_AGENT)
         .op("notify", "0s", Some("30s"))
         .op("monitor", &spec.intervals.grace, Some("10s"));
     cib.resources

@@ -10,11 +10,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// The agents, as named in `ocf:ganesha:<name>`.
-pub const AGENTS: [&str; 3] = ["ganesha_nfsd", "ganesha_mon", "ganesha_grace"];
-
-/// The OCF provider name.
-pub const PROVIDER: &str = "ganesha";
+use ganesha_agents::names::{AGENTS, PROVIDER};
 
 /// Why installing failed.
 #[derive(Debug, thiserror::Error)]

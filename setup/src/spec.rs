@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use ganesha_agents::names::GANESHA_PID_FILE;
 use ipnetwork::IpNetwork;
 
 /// Everything `ganesha-ha` needs to build and manage one cluster.
@@ -126,7 +127,7 @@ impl Default for GaneshaPaths {
     fn default() -> Self {
         GaneshaPaths {
             config: "/etc/ganesha/ganesha.conf".into(),
-            pid_file: "/run/ganesha/ganesha.pid".into(),
+            pid_file: GANESHA_PID_FILE.into(),
             recovery_root: "/var/lib/nfs/ganesha".into(),
         }
     }

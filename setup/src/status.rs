@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use ganesha_agents::names::{GANESHA_ACTIVE, GRACE_ACTIVE};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use serde::Serialize;
@@ -38,7 +39,7 @@ pub struct NodeState {
     pub online: bool,
     pub standby: bool,
     pub unclean: bool,
-    /// Transient node attributes (ganesha-active, grace-active, ...).
+    /// Transient node attributes ([`GANESHA_ACTIVE`], [`GRACE_ACTIVE`], ...).
     pub attributes: BTreeMap<String, String>,
 }
 
@@ -342,7 +343,7 @@ impl Report {
         }
         out.push_str(&format!(
             "\n{:<16} {:<10} {:<15} {:<13}\n",
-            "NODE", "STATE", "ganesha-active", "grace-active"
+            "NODE", "STATE", GANESHA_ACTIVE, GRACE_ACTIVE
         ));
         for n in &self.nodes {
             let state = if n.unclean {
@@ -359,8 +360,8 @@ impl Report {
                 "{:<16} {:<10} {:<15} {:<13}\n",
                 n.name,
                 state,
-                attr("ganesha-active"),
-                attr("grace-active")
+                attr(GANESHA_ACTIVE),
+                attr(GRACE_ACTIVE)
             ));
         }
         if !self.failed_actions.is_empty() {
@@ -408,7 +409,7 @@ mod tests {
         assert_eq!(
             report.nodes[0]
                 .attributes
-                .get("grace-active")
+                .get(GRACE_ACTIVE)
                 .map(String::as_str),
             Some("1")
         );

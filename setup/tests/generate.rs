@@ -1,7 +1,8 @@
 //! The generated configuration, checked offline by Pacemaker's and Corosync's own tools:
 //! `crm_verify` (and the pacemaker-3.0 RelaxNG schema) for every cluster size from 1 to 32,
-//! `corosync -t`, and `crm_simulate` for placement, node loss and the attribute-driven
-//! failover and failback of the README's constraint model.
+//! the model's shape, `corosync -t`, and editing a live CIB through `cibadmin`. What the
+//! scheduler does with the model (placement, node loss, failover and failback) is proved in
+//! `ordering`.
 //!
 //! Findings behind the set-up here:
 //! - `crm_verify` does not require a stonith agent to exist: a `stonith:fence_xvm` device
@@ -12,175 +13,21 @@
 //!   `keyfile` at a temporary key and give node1 the address 127.0.0.1.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod util;
+
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use ganesha_ha::cib::{self, Cib, Constraint, LocationTarget, Resource};
 use ganesha_ha::corosync;
-use ganesha_ha::spec::{
-    ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
-};
-use ganesha_ha::status::{self, ClusterState};
-use ganesha_lab::graph::{OfflineCib, TransitionGraph as Graph};
-use ipnetwork::IpNetwork;
-
-fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
-    let nodes: Vec<NodeSpec> = (1..=n)
-        .map(|i| NodeSpec {
-            name: format!("node{i}"),
-            addr: Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, (10 + i) as u8))),
-            vip: IpNetwork::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, (100 + i) as u8)), 32).unwrap(),
-        })
-        .collect();
-    let fencing = if fencing {
-        let hosts: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
-        Fencing::Devices(vec![FenceDevice {
-            id: "fence-xvm".into(),
-            agent: "fence_xvm".into(),
-            params: vec![
-                ("pcmk_host_list".into(), hosts.join(" ")),
-                ("key_file".into(), "/etc/cluster/fence_xvm.key".into()),
-            ],
-        }])
-    } else {
-        Fencing::Disabled
-    };
-    ClusterSpec {
-        name: "ganesha-test".into(),
-        nodes,
-        fencing,
-        intervals: Intervals::default(),
-        state: StateVolume::default(),
-        ganesha: GaneshaPaths::default(),
-        ssh: SshSettings::default(),
-        transport: Default::default(),
-        exports_dir: None,
-        portblock,
-        vip_nic: None,
-    }
-}
-
-fn output_text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The offline Pacemaker tools in a scratch directory; CIB files are named relative to it.
-struct Sim(OfflineCib);
-
-impl Sim {
-    fn new() -> Sim {
-        Sim(OfflineCib::new().unwrap())
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path(name)
-    }
-
-    fn tool(&self, program: &str, cib: Option<&str>) -> Command {
-        self.0
-            .command(program, cib.map(|c| self.path(c)).as_deref())
-    }
-
-    fn run(&self, mut cmd: Command) -> String {
-        let out = cmd.output().unwrap();
-        assert!(out.status.success(), "{cmd:?}: {}", output_text(&out));
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap();
-    }
-
-    /// Runs the scheduler on `input` (after `extra` events), writes `output`; the graph.
-    fn transition(&self, input: &str, extra: &[&str], output: &str) -> Graph {
-        let graph = self.path(&format!("{output}.graph.xml"));
-        let mut cmd = self.tool("crm_simulate", None);
-        cmd.arg("-x").arg(self.path(input)).args(extra);
-        cmd.args(["--quorum", "1", "-S", "-O"])
-            .arg(self.path(output));
-        cmd.arg("-G").arg(&graph);
-        self.run(cmd);
-        Graph::parse(&std::fs::read_to_string(graph).unwrap()).unwrap()
-    }
-
-    fn attribute(&self, cib: &str, node: &str, name: &str, value: Option<&str>) {
-        let mut cmd = self.tool("crm_attribute", Some(cib));
-        cmd.args(["--node", node, "--name", name, "--lifetime", "reboot"]);
-        match value {
-            Some(v) => cmd.args(["--update", v]),
-            None => cmd.arg("--delete"),
-        };
-        self.run(cmd);
-    }
-
-    /// Where each resource (primitive id; clone instances merged) runs, per `crm_mon`.
-    fn placement(&self, cib: &str) -> Placement {
-        let mut cmd = self.tool("crm_mon", Some(cib));
-        cmd.args(["-1", "--output-as=xml"]);
-        Placement(status::parse(&self.run(cmd)).unwrap())
-    }
-}
-
-/// Where each resource (primitive id; clone instances merged) runs, read with the crate's
-/// own crm_mon parser.
-#[derive(Debug)]
-struct Placement(ClusterState);
-
-impl Placement {
-    fn on(&self, id: &str) -> Vec<&str> {
-        let nodes: BTreeSet<&str> = self
-            .0
-            .resources
-            .iter()
-            .filter(|r| r.id == id)
-            .flat_map(|r| r.nodes.iter().map(String::as_str))
-            .collect();
-        nodes.into_iter().collect()
-    }
-
-    /// Resources (or instances) crm_mon reports as Stopped.
-    fn stopped(&self) -> Vec<&str> {
-        let ids = self.0.resources.iter().filter(|r| r.role == "Stopped");
-        ids.map(|r| r.id.as_str()).collect()
-    }
-}
-
-fn verify(sim: &Sim, name: &str, xml: &str) {
-    sim.write(name, xml);
-    let mut cmd = sim.tool("crm_verify", None);
-    cmd.arg("-V").arg("--xml-file").arg(sim.path(name));
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "crm_verify {name}: {}",
-        output_text(&out)
-    );
-    let rng = Path::new("/usr/share/pacemaker/pacemaker-3.0.rng");
-    if rng.exists() {
-        let out = Command::new("xmllint")
-            .args(["--noout", "--relaxng"])
-            .arg(rng)
-            .arg(sim.path(name))
-            .output()
-            .expect("xmllint (libxml2-utils) runs");
-        assert!(
-            out.status.success(),
-            "xmllint {name}: {}",
-            output_text(&out)
-        );
-    }
-}
+use ganesha_ha::spec::Intervals;
+use ganesha_lab::graph::OfflineCib;
+use util::offline::{output_text, spec, verify};
 
 #[test]
 fn crm_verify_and_the_schema_accept_every_size_from_1_to_32() {
-    let sim = Sim::new();
+    let sim = OfflineCib::new().unwrap();
     for n in 1..=32 {
         // Fencing devices for most sizes, disabled for every third; portblock for odd sizes.
         let mut spec = spec(n, n % 3 != 0, n % 2 == 1);
@@ -344,154 +191,20 @@ fn corosync_conf_names_nodes_without_an_address() {
     assert!(conf.contains("crypto_cipher: aes256\n"));
 }
 
-/// Three nodes up, ganesha_mon's attributes set everywhere: everything runs, VIPs at home.
-fn placed(sim: &Sim, spec: &ClusterSpec) -> &'static str {
-    let model = cib::model(spec);
-    verify(sim, "cib.xml", &model.to_xml());
-    sim.transition(
-        "cib.xml",
-        &["-u", "node1", "-u", "node2", "-u", "node3"],
-        "up.xml",
-    );
-    // Pacemaker's copy still reads back as the same model (status, nodes ignored).
-    let back = Cib::from_xml(&std::fs::read_to_string(sim.path("up.xml")).unwrap()).unwrap();
-    assert_eq!(back, model);
-    for node in ["node1", "node2", "node3"] {
-        sim.attribute("up.xml", node, cib::GANESHA_ACTIVE, Some("1"));
-        sim.attribute("up.xml", node, cib::GRACE_ACTIVE, Some("1"));
-    }
-    sim.transition("up.xml", &[], "placed.xml");
-    let placement = sim.placement("placed.xml");
-    assert!(placement.stopped().is_empty(), "{placement:#?}");
-    for id in ["nfs-ganesha", "nfs-mon", "nfs-grace"] {
-        assert_eq!(placement.on(id), ["node1", "node2", "node3"], "{id}");
-    }
-    for node in ["node1", "node2", "node3"] {
-        assert_eq!(
-            placement.on(&format!("{node}-vip")),
-            [node],
-            "{placement:#?}"
-        );
-        if spec.portblock {
-            assert_eq!(placement.on(&format!("{node}-nfs_block")), [node]);
-            assert_eq!(placement.on(&format!("{node}-nfs_unblock")), [node]);
-        }
-    }
-    "placed.xml"
-}
-
-fn node_loss_moves_the_vip_to_the_ring_predecessor(spec: ClusterSpec) {
-    let sim = Sim::new();
-    let placed = placed(&sim, &spec);
-    sim.transition(placed, &["--node-fail", "node1"], "lost.xml");
-    let placement = sim.placement("lost.xml");
-    // node1's VIP prefers node1 (3000), then node3 (2000), then node2 (1000).
-    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
-    assert_eq!(placement.on("node2-vip"), ["node2"]);
-    assert_eq!(placement.on("node3-vip"), ["node3"]);
-    if spec.portblock {
-        assert_eq!(placement.on("node1-nfs_unblock"), ["node3"]);
-    }
-}
-
-#[test]
-fn node_loss_moves_the_vip() {
-    node_loss_moves_the_vip_to_the_ring_predecessor(spec(3, false, false));
-}
-
-#[test]
-fn node_loss_moves_the_vip_with_portblock_and_fencing() {
-    node_loss_moves_the_vip_to_the_ring_predecessor(spec(3, true, true));
-}
-
-fn grace_withdrawal_moves_the_vip_after_grace(spec: ClusterSpec) {
-    let sim = Sim::new();
-    let placed = placed(&sim, &spec);
-    sim.attribute(placed, "node1", cib::GRACE_ACTIVE, None);
-    let graph = sim.transition(placed, &[], "failed.xml");
-    assert!(
-        graph.has("node1-vip_start_0@node3"),
-        "{:#?}",
-        graph.inputs.keys()
-    );
-    assert!(
-        graph.after(
-            "node1-vip_start_0@node3",
-            "nfs-grace-clone_confirmed-post_notify_stopped_0@"
-        ),
-        "the VIP may start before the survivors' grace"
-    );
-    for survivor in ["node2", "node3"] {
-        assert!(graph.after(
-            "node1-vip_start_0@node3",
-            &format!("nfs-grace_post_notify_stop_0@{survivor}")
-        ));
-    }
-    let placement = sim.placement("failed.xml");
-    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
-    assert_eq!(placement.on("nfs-grace"), ["node2", "node3"]);
-
-    // ganesha_mon publishes grace-active again: the survivors release, the VIP goes home.
-    sim.attribute("failed.xml", "node1", cib::GRACE_ACTIVE, Some("1"));
-    let graph = sim.transition("failed.xml", &[], "back.xml");
-    assert!(
-        graph.has("node1-vip_start_0@node1"),
-        "{:#?}",
-        graph.inputs.keys()
-    );
-    for survivor in ["node2", "node3"] {
-        assert!(graph.after(
-            "node1-vip_start_0@node1",
-            &format!("nfs-grace_pre_notify_start_0@{survivor}")
-        ));
-    }
-    assert_eq!(sim.placement("back.xml").on("node1-vip"), ["node1"]);
-}
-
-#[test]
-fn grace_withdrawal_moves_the_vip_after_grace_and_back() {
-    grace_withdrawal_moves_the_vip_after_grace(spec(3, false, false));
-}
-
-#[test]
-fn grace_withdrawal_moves_the_portblock_group_after_grace_and_back() {
-    grace_withdrawal_moves_the_vip_after_grace(spec(3, false, true));
-}
-
-#[test]
-fn ganesha_active_withdrawal_alone_moves_the_vip_and_back() {
-    let sim = Sim::new();
-    let placed = placed(&sim, &spec(3, false, false));
-    sim.attribute(placed, "node1", cib::GANESHA_ACTIVE, None);
-    let graph = sim.transition(placed, &[], "failed.xml");
-    assert!(
-        graph.has("node1-vip_start_0@node3"),
-        "{:#?}",
-        graph.inputs.keys()
-    );
-    let placement = sim.placement("failed.xml");
-    assert_eq!(placement.on("node1-vip"), ["node3"], "{placement:#?}");
-    // grace-active is still set: node1 keeps its grace instance.
-    assert_eq!(placement.on("nfs-grace"), ["node1", "node2", "node3"]);
-
-    sim.attribute("failed.xml", "node1", cib::GANESHA_ACTIVE, Some("1"));
-    sim.transition("failed.xml", &[], "back.xml");
-    assert_eq!(sim.placement("back.xml").on("node1-vip"), ["node1"]);
-}
-
 #[test]
 fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
-    let sim = Sim::new();
+    let sim = OfflineCib::new().unwrap();
     let spec = spec(3, true, false);
-    sim.write("live.xml", &cib::model(&spec).to_xml());
+    sim.write("live.xml", &cib::model(&spec).to_xml()).unwrap();
+    let live = sim.path("live.xml");
     let foreign = r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy" description="not ours"/>"#;
-    let mut create = sim.tool("cibadmin", Some("live.xml"));
+    let mut create = sim.command("cibadmin", Some(&live));
     create.args(["--create", "--scope", "resources", "--xml-text", foreign]);
-    sim.run(create);
-    let query = |sim: &Sim| {
-        let mut cmd = sim.tool("cibadmin", Some("live.xml"));
+    sim.run(create).unwrap_or_else(|e| panic!("{e}"));
+    let query = |sim: &OfflineCib| {
+        let mut cmd = sim.command("cibadmin", Some(&live));
         cmd.arg("--query");
-        Cib::from_xml(&sim.run(cmd)).unwrap()
+        Cib::from_xml(&sim.run(cmd).unwrap_or_else(|e| panic!("{e}"))).unwrap()
     };
     let mut cib = query(&sim);
     let web = cib.resource("web").unwrap();
@@ -514,9 +227,9 @@ fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
         ("constraints", cib.constraints_xml()),
         ("resources", cib.resources_xml()),
     ] {
-        let mut replace = sim.tool("cibadmin", Some("live.xml"));
+        let mut replace = sim.command("cibadmin", Some(&live));
         replace.args(["--replace", "--scope", scope, "--xml-text", &xml]);
-        sim.run(replace);
+        sim.run(replace).unwrap_or_else(|e| panic!("{e}"));
     }
     assert_eq!(query(&sim), cib);
     verify(

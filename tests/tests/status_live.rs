@@ -5,10 +5,11 @@
 
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::GANESHA_ACTIVE;
 use ganesha_e2e::bins::ganesha_ha_bin;
 use ganesha_e2e::lab::lab_with_agents;
-use ganesha_lab::cib::HaModel;
-use ganesha_lab::Node;
+use ganesha_ha::cib;
+use ganesha_lab::{ha_model, Node};
 
 fn status(node: &Node) -> (i32, String) {
     let out = node
@@ -40,28 +41,17 @@ fn wait_for(node: &Node, code: i32, what: &str, check: impl Fn(&str) -> bool) ->
 #[test]
 fn status_reports_healthy_failover_and_bad_from_a_live_cluster() {
     let lab = lab_with_agents(3);
-    let nodes: Vec<String> = lab.nodes().iter().map(|n| n.name().to_owned()).collect();
-    HaModel {
-        vips: nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (n.clone(), format!("192.0.2.{}", 101 + i)))
-            .collect(),
-        nodes,
-        nfsd: Some(vec![(
-            "state_mount".into(),
-            lab.shared_dir().display().to_string(),
-        )]),
-        mon_interval: "2s".into(),
-    }
-    .apply(lab.node(0))
-    .unwrap_or_else(|e| panic!("{e}"));
+    let spec = ha_model::cluster_spec(&lab).unwrap_or_else(|e| panic!("{e}"));
+    ha_model::load(lab.node(0), &cib::model(&spec)).unwrap_or_else(|e| panic!("{e}"));
     let observer = lab.node(1);
 
     let healthy = wait_for(observer, 0, "HEALTHY", |j| {
         j.contains("\"verdict\": \"HEALTHY\"")
     });
-    assert!(healthy.contains("\"ganesha-active\": \"1\""), "{healthy}");
+    assert!(
+        healthy.contains(&format!("\"{GANESHA_ACTIVE}\": \"1\"")),
+        "{healthy}"
+    );
 
     // node1 in standby: its VIP goes to its ring successor (node3), still served.
     observer

@@ -1,19 +1,21 @@
 //! `ganesha-demo`: the built-in default of `scripts/setup`. Brings up a one-node
 //! Pacemaker/Corosync lab in network namespaces, installs this project's agents there with
 //! `ganesha-ha install-agents`, lets Pacemaker run ganesha_nfsd, ganesha_mon and
-//! ganesha_grace (plus a VIP) with the constraint model from the README, reads a file over
-//! NFSv4 through the VIP, kills ganesha.nfsd and times how the cluster recovers, then tears
-//! everything down. Run as root: `ganesha-demo [--agents DIR]`.
+//! ganesha_grace (plus a VIP) with the configuration `ganesha-ha setup` writes
+//! (`ganesha_ha::cib::model`), reads a file over NFSv4 through the VIP, kills ganesha.nfsd
+//! and times how the cluster recovers, then tears everything down. Run as root:
+//! `ganesha-demo [--agents DIR]`.
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use ganesha_lab::cib::HaModel;
-use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabError, LabOptions, Node};
-
-const VIP: &str = "192.0.2.101";
+use ganesha_agents::names::GRACE_ACTIVE;
+use ganesha_ha::{apply, cib};
+use ganesha_lab::{
+    ha_model, write_ganesha_conf, GaneshaConf, Lab, LabError, LabOptions, Node, GANESHA_PID_FILE,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -83,29 +85,26 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         .map_err(|e| io("writing ganesha.conf", e))?;
 
     step("configuring the resources (clones of the three agents, a VIP, the constraints)");
-    let path = |p: &Path| p.display().to_string();
-    HaModel {
-        nodes: vec![node.name().to_owned()],
-        vips: vec![(node.name().to_owned(), VIP.to_owned())],
-        nfsd: Some(vec![
-            ("config".into(), path(&conf)),
-            ("state_mount".into(), path(lab.shared_dir())),
-            ("recovery_root".into(), path(&recovery_root)),
-            ("log_file".into(), path(&node.dir().join("ganesha.log"))),
-        ]),
-        mon_interval: "2s".into(),
-    }
-    .apply(node)?;
+    let mut spec = ha_model::cluster_spec(&lab)?;
+    // The demo's own ganesha.conf, and the recovery root it names.
+    spec.ganesha.config = conf.display().to_string();
+    spec.ganesha.recovery_root = recovery_root.display().to_string();
+    let model = cib::model(&spec);
+    ha_model::load(node, &model)?;
+    let resources = apply::primitive_ids(&model);
+    let vip_resource = cib::vip_id(node.name());
+    let vip = spec
+        .nodes
+        .first()
+        .map(|n| n.vip.ip())
+        .ok_or_else(|| LabError::Setup("the lab has no node".into()))?;
+    let grace_active = format!("name=\"{GRACE_ACTIVE}\" value=\"1\"");
     let started = Instant::now();
     wait(
         node,
         "every resource started",
         Duration::from_secs(90),
-        |xml| {
-            ["nfs-ganesha", "nfs-mon", "nfs-grace", "node1-vip"]
-                .iter()
-                .all(|r| started_resource(xml, r))
-        },
+        |xml| resources.iter().all(|r| started_resource(xml, r)),
     )?;
     println!("    all started in {:.1?}", started.elapsed());
     print!(
@@ -116,12 +115,12 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         )?)
     );
 
-    step(&format!("reading a file over NFSv4 through the VIP {VIP}"));
-    let url = format!("nfs://{VIP}/export/hello.txt?version=4");
+    step(&format!("reading a file over NFSv4 through the VIP {vip}"));
+    let url = format!("nfs://{vip}/export/hello.txt?version=4");
     print!("    {}", text(node.run("nfs-cat", &[&url])?));
 
     step("killing ganesha.nfsd (kill -9) and timing the recovery");
-    let pid_file = node.host_path("/run/ganesha/ganesha.pid");
+    let pid_file = node.host_path(GANESHA_PID_FILE);
     let pid: i32 = std::fs::read_to_string(&pid_file)
         .map_err(|e| io("reading the pid file", e))?
         .trim()
@@ -135,30 +134,22 @@ fn demo(agents: &Path) -> Result<(), LabError> {
     .map_err(|e| LabError::Setup(format!("kill: {e}")))?;
     wait(
         node,
-        "grace-active withdrawn or VIP stopped",
+        &format!("{GRACE_ACTIVE} withdrawn or VIP stopped"),
         Duration::from_secs(30),
-        |xml| {
-            !started_resource(xml, "node1-vip")
-                || !xml.contains("name=\"grace-active\" value=\"1\"")
-        },
+        |xml| !started_resource(xml, &vip_resource) || !xml.contains(&grace_active),
     )?;
     println!(
-        "    {:>5.1?}  ganesha_mon withdrew grace-active; the VIP left this node",
+        "    {:>5.1?}  ganesha_mon withdrew {GRACE_ACTIVE}; the VIP left this node",
         killed.elapsed()
     );
     wait(
         node,
         "ganesha restarted and the VIP back",
         Duration::from_secs(90),
-        |xml| {
-            ["nfs-ganesha", "nfs-grace", "node1-vip"]
-                .iter()
-                .all(|r| started_resource(xml, r))
-                && xml.contains("name=\"grace-active\" value=\"1\"")
-        },
+        |xml| resources.iter().all(|r| started_resource(xml, r)) && xml.contains(&grace_active),
     )?;
     println!(
-        "    {:>5.1?}  Pacemaker restarted ganesha_nfsd, grace-active is back, VIP started",
+        "    {:>5.1?}  Pacemaker restarted ganesha_nfsd, {GRACE_ACTIVE} is back, VIP started",
         killed.elapsed()
     );
     // The restarted server is in its grace period: opens get NFS4ERR_GRACE until it ends.
@@ -196,7 +187,7 @@ fn demo(agents: &Path) -> Result<(), LabError> {
         ],
     )?;
     let _ = wait(node, "resources stopped", Duration::from_secs(60), |xml| {
-        !started_resource(xml, "nfs-ganesha")
+        !resources.iter().any(|r| started_resource(xml, r))
     });
     lab.down()?;
     println!("    done");

@@ -1,0 +1,3 @@
+//! Shared by the setup crate's offline integration tests.
+
+pub mod offline;
