@@ -39,7 +39,13 @@ const ALLOWED: [(&str, &[&str]); 7] = [
     ("ganesha-testkit", &["ocf"]),
     (
         "ganesha-e2e",
-        &["ocf", "ganesha-agents", "ganesha-ha", "ganesha-lab", "ganesha-testkit"],
+        &[
+            "ocf",
+            "ganesha-agents",
+            "ganesha-ha",
+            "ganesha-lab",
+            "ganesha-testkit",
+        ],
     ),
 ];
 
@@ -88,7 +94,11 @@ fn the_crate_graph_is_the_documented_one() {
         }
     }
     let ocf = fs::read_to_string(root.join("ocf/Cargo.toml")).unwrap();
-    for section in ["[dependencies]", "[dev-dependencies]", "[build-dependencies]"] {
+    for section in [
+        "[dependencies]",
+        "[dev-dependencies]",
+        "[build-dependencies]",
+    ] {
         for dep in project_deps(&ocf, section) {
             wrong.push(format!("ocf {section} names the project crate {dep}"));
         }
@@ -232,7 +242,11 @@ fn code_and_docs_name_nothing_outside_the_repository() {
         let Ok(text) = fs::read_to_string(&file) else {
             continue;
         };
-        let rel = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         for (n, line) in text.lines().enumerate() {
             if let Some(what) = outside_reference(line) {
                 found.push(format!("{rel}:{}: {what}: {}", n + 1, line.trim()));
@@ -245,8 +259,8 @@ fn code_and_docs_name_nothing_outside_the_repository() {
 /// Backquoted repository paths in a markdown text: `` `dir/...` `` under a top-level folder.
 fn named_paths(text: &str) -> Vec<String> {
     const TOP: [&str; 10] = [
-        "ocf/", "agents/", "georep/", "setup/", "lab/", "testkit/", "tests/", "docs/",
-        "scripts/", "vagrant/",
+        "ocf/", "agents/", "georep/", "setup/", "lab/", "testkit/", "tests/", "docs/", "scripts/",
+        "vagrant/",
     ];
     text.split('`')
         .skip(1)
@@ -279,11 +293,15 @@ fn docs_name_only_paths_that_exist() {
     let root = root();
     let mut missing = Vec::new();
     for file in text_files(&root) {
-        if !file.extension().is_some_and(|e| e == "md") {
+        if file.extension().is_none_or(|e| e != "md") {
             continue;
         }
         let text = fs::read_to_string(&file).unwrap();
-        let rel = file.strip_prefix(&root).unwrap_or(&file).display().to_string();
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         for path in named_paths(&text) {
             let path = path.split("::").next().unwrap_or_default();
             if !exists(&root, path) {
