@@ -67,7 +67,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::config::testkit::{ok, BASE};
+    use crate::config::test_support::{ok, BASE};
 
     #[test]
     fn adding_and_removing_a_node_edits_only_its_lines() {

@@ -135,7 +135,7 @@ impl<'a> Report<'a> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-    use crate::config::testkit::{errs, find, FILE};
+    use crate::config::test_support::{errs, find, FILE};
     use crate::config::{parse, ConfigError, ConfigErrors};
     use std::path::Path;
 

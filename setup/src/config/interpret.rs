@@ -435,7 +435,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use crate::config::keys::underscored;
-    use crate::config::testkit::{errs, find, fix, ok, only, BASE};
+    use crate::config::test_support::{errs, find, fix, ok, only, BASE};
     use crate::config::ConfigErrors;
     use crate::spec::{FenceDevice, Fencing, GaneshaPaths, Intervals, SshSettings, StateVolume};
     use ipnetwork::IpNetwork;

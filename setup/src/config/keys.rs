@@ -438,7 +438,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use crate::config::testkit::{fix, only, BASE};
+    use crate::config::test_support::{fix, only, BASE};
 
     #[test]
     fn config_unknown_keys() {

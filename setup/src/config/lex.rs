@@ -175,7 +175,7 @@ fn value(rest: &str) -> Result<String, Problem> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-    use crate::config::testkit::{fix, ok, only, BASE};
+    use crate::config::test_support::{fix, ok, only, BASE};
     use ipnetwork::IpNetwork;
 
     #[test]

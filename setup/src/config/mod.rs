@@ -17,7 +17,7 @@ mod interpret;
 pub mod keys;
 mod lex;
 #[cfg(test)]
-mod testkit;
+mod test_support;
 mod values;
 
 use std::path::Path;

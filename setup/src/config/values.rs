@@ -415,7 +415,7 @@ pub(super) fn interface(v: &str) -> Result<String, Problem> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-    use crate::config::testkit::{errs, find, fix, ok, only, BASE};
+    use crate::config::test_support::{errs, find, fix, ok, only, BASE};
     use crate::spec::{GaneshaPaths, Intervals, SshSettings, StateVolume};
 
     #[test]
