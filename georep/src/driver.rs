@@ -134,7 +134,7 @@ impl Default for Gluster<CommandRunner> {
 }
 
 /// rsync releases whose receiver, run by gsyncd, writes regular files empty and still
-/// exits 0 (research §7.1: 3.5.0 breaks on gsyncd's `/proc/<pid>/cwd` destination; 3.2.7
+/// exits 0 (3.5.0 breaks on gsyncd's `/proc/<pid>/cwd` destination; 3.2.7
 /// works). Later releases are treated as affected until one is verified.
 pub fn rsync_is_broken(version: (u32, u32, u32)) -> bool {
     version >= (3, 5, 0)

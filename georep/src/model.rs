@@ -241,7 +241,7 @@ impl SessionStatus {
     }
 
     /// Whether the session's workers run (possibly degraded). Created after a `start` means
-    /// the monitor died at once (research §7.3): not running.
+    /// the monitor died at once: not running.
     pub fn is_running(self) -> bool {
         matches!(
             self,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use georep::{CommandRunner, ConfigError, CreateOptions, Error, Gluster, Secondary, SessionStatus};
 use util::{wait_for, Fallible, TwoSites};
 
-/// gluster 10.3 sometimes never delivers changelog events to a worker (research §7.5), so a
+/// gluster 10.3 sometimes never delivers changelog events to a worker, so a
 /// sync that does not show up in time gets one kick (stop and start, which catches up
 /// through a history crawl) before the test gives up.
 const FIRST_WAIT: Duration = Duration::from_secs(40);
