@@ -6,10 +6,9 @@ mod util;
 
 use std::time::Duration;
 
+use ganesha_agents::names::AGENTS;
 use ganesha_testkit::TestCommand;
 use util::agent;
-
-const AGENTS: [&str; 3] = ["ganesha_nfsd", "ganesha_mon", "ganesha_grace"];
 
 #[test]
 fn meta_data_is_dtd_valid_with_no_environment() {
@@ -37,6 +36,42 @@ fn meta_data_is_dtd_valid_with_no_environment() {
             .timeout(Duration::from_secs(30))
             .run()
             .expect_code(0);
+    }
+}
+
+/// stdout belongs to meta-data: every other action, whatever its outcome (success, bad
+/// parameters, nothing to do, an unknown action), prints nothing there; logs and exit
+/// reasons go to stderr.
+#[test]
+fn only_meta_data_writes_to_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing").display().to_string();
+    let environments: [&[(&str, &str)]; 3] = [
+        &[],
+        &[("OCF_RESKEY_pid_file", "relative")],
+        &[
+            ("OCF_RESKEY_pid_file", &missing),
+            ("OCF_RESKEY_CRM_meta_interval", "0"),
+            ("OCF_RESKEY_CRM_meta_timeout", "2000"),
+        ],
+    ];
+    for name in AGENTS {
+        for action in [
+            "validate-all",
+            "monitor",
+            "stop",
+            "notify",
+            "promote",
+            "bogus",
+        ] {
+            for env in environments {
+                let run = agent(name, action).envs(env.iter().copied()).run();
+                assert!(
+                    run.stdout().is_empty(),
+                    "{name} {action} wrote to stdout\n{run}"
+                );
+            }
+        }
     }
 }
 
