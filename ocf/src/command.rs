@@ -4,6 +4,13 @@
 //! child runs in its own process group so that, on timeout, it and anything it started are
 //! killed together; failures carry the command line, status and output so that logs show
 //! what went wrong.
+//!
+//! One runner, two reports: [`output`] and [`run`] fail with a [`CommandError`], one line
+//! for an agent's log; [`run_bounded`] and [`run_checked`] fail with a [`CommandFailed`],
+//! which shows the full command line, the status and both output streams, for tests and
+//! tools whose reader wants to know what happened without a re-run.
+//!
+//! [`Deadline`]: crate::Deadline
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -12,12 +19,19 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::process::wait_child;
+
+/// How long [`output`] waits for the output pipes once the child has ended (a grandchild that
+/// escaped the process group may hold them open): short, it spends the action's deadline.
+const LOG_PIPE_GRACE: Duration = Duration::from_millis(200);
+
+/// The same for [`run_bounded`], whose reader wants the output more than the time.
+const REPORT_PIPE_GRACE: Duration = Duration::from_secs(2);
 
 /// Why a command did not succeed.
 #[derive(Debug)]
@@ -135,8 +149,31 @@ pub fn display(cmd: &Command) -> String {
     parts.join(" ")
 }
 
-fn quote(arg: &OsStr) -> String {
-    let s = arg.to_string_lossy();
+/// Renders a command for humans in full: `env K=V ... program arg ...`, quoted where needed,
+/// and the working directory when one is set.
+pub fn command_line(cmd: &Command) -> String {
+    let mut parts = Vec::new();
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => parts.push(format!("{}={}", k.to_string_lossy(), quote(v))),
+            None => parts.push(format!("-u {}", k.to_string_lossy())),
+        }
+    }
+    if !parts.is_empty() {
+        parts.insert(0, "env".to_string());
+    }
+    parts.push(quote(cmd.get_program()));
+    parts.extend(cmd.get_args().map(quote));
+    let mut line = parts.join(" ");
+    if let Some(dir) = cmd.get_current_dir() {
+        line.push_str(&format!("  (in {})", dir.display()));
+    }
+    line
+}
+
+/// Quotes one word the way a POSIX shell would need it.
+pub fn quote(word: impl AsRef<OsStr>) -> String {
+    let s = word.as_ref().to_string_lossy();
     if !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
@@ -165,46 +202,24 @@ pub fn output_with_input(
         command: command.clone(),
         kind,
     };
-    cmd.stdin(if input.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    })
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .process_group(0);
-    let mut child = cmd.spawn().map_err(|e| {
+    let mut running = Running::start(cmd, input).map_err(|e| {
         fail(if e.kind() == io::ErrorKind::NotFound {
             CommandErrorKind::NotFound
         } else {
             CommandErrorKind::Spawn(e)
         })
     })?;
-    if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
-        let data = data.to_vec();
-        thread::spawn(move || {
-            // A command that exits without reading gets EPIPE here; its status tells.
-            let _ = stdin.write_all(&data);
-        });
-    }
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    match wait_child(&mut child, bound) {
-        Ok(Some(status)) => Ok(Output {
-            status,
-            // The readers finish when the pipes close; a grandchild that kept them open must
-            // not hold us beyond a short grace period.
-            stdout: collect(stdout, Duration::from_millis(200)),
-            stderr: collect(stderr, Duration::from_millis(200)),
-        }),
-        Ok(None) => {
-            kill_group(&mut child);
-            Err(fail(CommandErrorKind::TimedOut(bound)))
+    match running.wait(bound) {
+        Ok(Some(status)) => {
+            let (stdout, stderr) = running.output(LOG_PIPE_GRACE);
+            Ok(Output {
+                status,
+                stdout,
+                stderr,
+            })
         }
-        Err(e) => {
-            kill_group(&mut child);
-            Err(fail(CommandErrorKind::Spawn(e)))
-        }
+        Ok(None) => Err(fail(CommandErrorKind::TimedOut(bound))),
+        Err(e) => Err(fail(CommandErrorKind::Spawn(e))),
     }
 }
 
@@ -225,28 +240,207 @@ pub fn run(cmd: &mut Command, bound: Duration) -> Result<Output, CommandError> {
     }
 }
 
+/// Why a command did not succeed, as [`CommandFailed`] reports it.
+#[derive(Debug)]
+pub enum Failure {
+    /// It could not be started.
+    Spawn(io::Error),
+    /// Waiting for it failed.
+    Wait(io::Error),
+    /// It ran past its deadline and was killed.
+    TimedOut(Duration),
+    /// It ended with a non-zero status or by a signal.
+    Status(ExitStatus),
+}
+
+/// A command that failed, with everything needed to understand why: its Display shows the
+/// full command line, the status and both output streams.
+#[derive(Debug)]
+pub struct CommandFailed {
+    /// The command line, shell-quoted for reading (environment overrides first), as
+    /// [`command_line`] renders it.
+    pub command: String,
+    /// What went wrong.
+    pub failure: Failure,
+    /// What it wrote to stdout (possibly partial).
+    pub stdout: Vec<u8>,
+    /// What it wrote to stderr (possibly partial).
+    pub stderr: Vec<u8>,
+}
+
+impl CommandFailed {
+    /// The exit status, when the command ran to its end.
+    pub fn status(&self) -> Option<ExitStatus> {
+        match self.failure {
+            Failure::Status(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CommandFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "command failed: {}", self.command)?;
+        match &self.failure {
+            Failure::Spawn(e) => writeln!(f, "status: could not start: {e}")?,
+            Failure::Wait(e) => writeln!(f, "status: could not wait: {e}")?,
+            Failure::TimedOut(t) => writeln!(f, "status: killed after its timeout of {t:?}")?,
+            Failure::Status(s) => writeln!(f, "status: {s}")?,
+        }
+        write_stream(f, "stdout", &self.stdout)?;
+        write_stream(f, "stderr", &self.stderr)
+    }
+}
+
+fn write_stream(f: &mut fmt::Formatter<'_>, name: &str, data: &[u8]) -> fmt::Result {
+    let text = String::from_utf8_lossy(data);
+    let text = text.trim_end();
+    if text.is_empty() {
+        writeln!(f, "{name}: (empty)")
+    } else {
+        writeln!(f, "---- {name} ----")?;
+        writeln!(f, "{text}")?;
+        writeln!(f, "---- end {name} ----")
+    }
+}
+
+impl std::error::Error for CommandFailed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.failure {
+            Failure::Spawn(e) | Failure::Wait(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `cmd` for at most `bound` and returns its output whatever its exit status; only
+/// failing to start, failing to wait and running past the bound are errors, reported in full
+/// (with the output so far).
+///
+/// stdin is `/dev/null`, stdout and stderr are captured.
+pub fn run_bounded(cmd: &mut Command, bound: Duration) -> Result<Output, CommandFailed> {
+    let fail = |cmd: &Command, failure, (stdout, stderr)| CommandFailed {
+        command: command_line(cmd),
+        failure,
+        stdout,
+        stderr,
+    };
+    let mut running = match Running::start(cmd, None) {
+        Ok(r) => r,
+        Err(e) => return Err(fail(cmd, Failure::Spawn(e), Default::default())),
+    };
+    let waited = running.wait(bound);
+    let output = running.output(REPORT_PIPE_GRACE);
+    match waited {
+        Ok(Some(status)) => Ok(Output {
+            status,
+            stdout: output.0,
+            stderr: output.1,
+        }),
+        Ok(None) => Err(fail(cmd, Failure::TimedOut(bound), output)),
+        Err(e) => Err(fail(cmd, Failure::Wait(e), output)),
+    }
+}
+
+/// [`run_bounded`], and a non-zero exit is an error too.
+pub fn run_checked(cmd: &mut Command, bound: Duration) -> Result<Output, CommandFailed> {
+    let out = run_bounded(cmd, bound)?;
+    if out.status.success() {
+        Ok(out)
+    } else {
+        Err(CommandFailed {
+            command: command_line(cmd),
+            failure: Failure::Status(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+/// A started child, in a process group of its own, its stdout and stderr read on threads.
+struct Running {
+    child: Child,
+    stdout: mpsc::Receiver<Vec<u8>>,
+    stderr: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Running {
+    /// Starts `cmd` with `input` on its stdin (written on a thread), or `/dev/null`.
+    fn start(cmd: &mut Command, input: Option<&[u8]>) -> io::Result<Running> {
+        cmd.stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        let mut child = cmd.spawn()?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            let data = data.to_vec();
+            thread::spawn(move || {
+                // A command that exits without reading gets EPIPE here; its status tells.
+                let _ = stdin.write_all(&data);
+            });
+        }
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Ok(Running {
+            child,
+            stdout,
+            stderr,
+        })
+    }
+
+    /// Waits at most `bound` for the child; `None` when it was still running. Unless it
+    /// ended, its whole group is killed.
+    fn wait(&mut self, bound: Duration) -> io::Result<Option<ExitStatus>> {
+        let waited = wait_child(&mut self.child, bound);
+        if !matches!(waited, Ok(Some(_))) {
+            kill_group(&mut self.child);
+        }
+        waited
+    }
+
+    /// What the child wrote to stdout and stderr. The readers finish when the pipes close; a
+    /// grandchild that kept them open must not hold us beyond `grace`.
+    fn output(self, grace: Duration) -> (Vec<u8>, Vec<u8>) {
+        let until = Instant::now() + grace;
+        (collect(&self.stdout, until), collect(&self.stderr, until))
+    }
+}
+
+/// Kills the child's process group (the child is its leader) and reaps the child.
 fn kill_group(child: &mut Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
+        // The child is not reaped yet, so its pid (= the group id) cannot have been reused.
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
     let _ = child.kill();
     let _ = child.wait();
 }
 
+/// Reads a pipe to its end on a helper thread; the receiver gets the bytes.
 fn drain(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<Vec<u8>> {
     let (tx, rx) = mpsc::channel();
     if let Some(mut pipe) = pipe {
-        thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            let _ = tx.send(buf);
-        });
+        let spawned = thread::Builder::new()
+            .name("command-pipe".into())
+            .spawn(move || {
+                let mut buf = Vec::new();
+                let _ = pipe.read_to_end(&mut buf);
+                let _ = tx.send(buf);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a pipe reader thread: {e}");
+        }
     }
     rx
 }
 
-fn collect(rx: mpsc::Receiver<Vec<u8>>, grace: Duration) -> Vec<u8> {
-    rx.recv_timeout(grace).unwrap_or_default()
+fn collect(rx: &mpsc::Receiver<Vec<u8>>, until: Instant) -> Vec<u8> {
+    rx.recv_timeout(until.saturating_duration_since(Instant::now()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -307,6 +501,69 @@ mod tests {
             started.elapsed() < Duration::from_secs(3),
             "took {:?}",
             started.elapsed()
+        );
+    }
+
+    #[test]
+    fn full_report_shows_everything() {
+        let err = run_checked(
+            Command::new("ls")
+                .arg("/nonexistent path")
+                .env("LC_ALL", "C"),
+            Duration::from_secs(5),
+        )
+        .err();
+        let text = err.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(
+            text.contains("env LC_ALL=C ls '/nonexistent path'"),
+            "{text}"
+        );
+        assert!(text.contains("exit status: 2"), "{text}");
+        assert!(text.contains("No such file"), "{text}");
+        assert!(err.is_some_and(|e| e.status().is_some()));
+    }
+
+    #[test]
+    fn full_report_success_returns_output() {
+        let out = run_checked(Command::new("echo").arg("hi there"), Duration::from_secs(5));
+        assert_eq!(out.map(|o| o.stdout).ok(), Some(b"hi there\n".to_vec()));
+    }
+
+    #[test]
+    fn full_report_timeout_kills() {
+        let started = Instant::now();
+        let err = run_checked(Command::new("sleep").arg("30"), Duration::from_millis(200)).err();
+        assert!(matches!(
+            err.as_ref().map(|e| &e.failure),
+            Some(Failure::TimedOut(_))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let text = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(text.contains("killed after its timeout"), "{text}");
+    }
+
+    #[test]
+    fn full_report_spawn_error() {
+        let err = run_checked(
+            &mut Command::new("/nonexistent/prog"),
+            Duration::from_secs(1),
+        )
+        .err();
+        assert!(matches!(
+            err.as_ref().map(|e| &e.failure),
+            Some(Failure::Spawn(_))
+        ));
+    }
+
+    #[test]
+    fn a_non_zero_exit_is_output_for_run_bounded() {
+        let out = run_bounded(
+            Command::new("sh").args(["-c", "echo partial; exit 4"]),
+            Duration::from_secs(5),
+        );
+        assert_eq!(
+            out.map(|o| (o.status.code(), o.stdout)).ok(),
+            Some((Some(4), b"partial\n".to_vec()))
         );
     }
 }
