@@ -74,12 +74,41 @@ fn alive(pid: u32) -> bool {
     process_state(Pid::from_raw(i32::try_from(pid).unwrap())).is_some_and(|s| s != 'Z' && s != 'X')
 }
 
+/// When `pid` started (clock ticks since boot, `/proc/<pid>/stat` field 22): with
+/// `pid_max` at 32768 and labs coming and going in parallel tests, a pid is reused within
+/// seconds, so a process is its pid *and* its start time.
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_name = stat.rsplit_once(')')?.1;
+    after_name.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The same process as when it was recorded is still alive.
+fn still_alive(pid: u32, started: Option<u64>) -> bool {
+    alive(pid) && start_time(pid) == started
+}
+
+/// The network namespace inodes other labs have bound under `/run/netns` now: the kernel
+/// reuses a freed namespace's inode number at once, so another lab built in parallel may
+/// hold this lab's old number.
+fn inodes_named_by_others(own_prefix: &str) -> HashSet<u64> {
+    let Ok(entries) = fs::read_dir("/run/netns") else {
+        return HashSet::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with(own_prefix))
+        .filter_map(|e| fs::metadata(e.path()).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+        .collect()
+}
+
 /// What must be gone after a lab is torn down.
 struct Footprint {
     name: String,
     root: PathBuf,
     netns_inodes: HashSet<u64>,
-    holders: Vec<u32>,
+    holders: Vec<(u32, Option<u64>)>,
 }
 
 impl Footprint {
@@ -88,7 +117,11 @@ impl Footprint {
             name: lab.name().to_string(),
             root: lab.root_dir().to_path_buf(),
             netns_inodes: lab.nodes().iter().map(Node::netns_inode).collect(),
-            holders: lab.nodes().iter().map(Node::holder_pid).collect(),
+            holders: lab
+                .nodes()
+                .iter()
+                .map(|n| (n.holder_pid(), start_time(n.holder_pid())))
+                .collect(),
         }
     }
 
@@ -110,6 +143,7 @@ impl Footprint {
             .filter(|l| l.split(' ').nth(4).is_some_and(|m| m.starts_with(&root)))
             .collect();
         assert!(under.is_empty(), "mounts under {root}: {under:?}");
+        let reused = inodes_named_by_others(&format!("{}-", self.name));
         let mut in_ns = Vec::new();
         for e in fs::read_dir("/proc").unwrap().filter_map(|e| e.ok()) {
             let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
@@ -117,7 +151,7 @@ impl Footprint {
             };
             let ino = fs::metadata(format!("/proc/{pid}/ns/net"))
                 .map(|m| std::os::unix::fs::MetadataExt::ino(&m));
-            if ino.is_ok_and(|i| self.netns_inodes.contains(&i)) {
+            if ino.is_ok_and(|i| self.netns_inodes.contains(&i) && !reused.contains(&i)) {
                 in_ns.push(pid);
             }
         }
@@ -125,8 +159,8 @@ impl Footprint {
             in_ns.is_empty(),
             "processes left in the lab's namespaces: {in_ns:?}"
         );
-        for &h in &self.holders {
-            assert!(!alive(h), "holder {h} still runs");
+        for &(h, started) in &self.holders {
+            assert!(!still_alive(h, started), "holder {h} still runs");
         }
         assert!(!self.root.exists(), "{} remains", self.root.display());
     }
@@ -816,7 +850,10 @@ fn detach_attach_and_down_from_the_state_file() {
     let state_file = lab.detach();
     let _guard = DownOnDrop(state_file.clone());
     assert_eq!(state_file, root.join("state.json"));
-    assert!(alive(gone.holders[0]), "detach tore something down");
+    assert!(
+        still_alive(gone.holders[0].0, gone.holders[0].1),
+        "detach tore something down"
+    );
 
     // A second up with the same name is refused, with the same root or another one.
     match Lab::up(opts.clone()) {
@@ -841,7 +878,7 @@ fn detach_attach_and_down_from_the_state_file() {
     assert_eq!(node.pids_named("corosync"), corosync);
     assert!(node.cluster_status().unwrap().all_online(&["node1"]));
     drop(attached);
-    assert!(alive(gone.holders[0]));
+    assert!(still_alive(gone.holders[0].0, gone.holders[0].1));
     assert!(state_file.exists());
 
     // Down from the state file alone; a second down finds nothing to do.
