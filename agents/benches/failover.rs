@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p ganesha-agents --bench failover` (root): a 3-node lab; Pacemaker runs
 //! ganesha_nfsd, ganesha_mon (monitor every 2 s) and ganesha_grace (notify) as clones and one
-//! IPaddr2 VIP per node, configured as `ganesha-ha setup` does (`ganesha_ha::cib::model`,
+//! IPaddr2 VIP per node, configured as `ganesha-ha setup` does (`ganesha_ha::model::model`,
 //! no sleep anywhere). Each run kills
 //! ganesha.nfsd on node1 and measures, from the kill:
 //! - grace: both survivors report `get_grace` true;
@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use ganesha_agents::names::GANESHA_PID_FILE;
-use ganesha_ha::cib;
+use ganesha_ha::model::{model, NFSD_CLONE};
 use ganesha_lab::{ha_model, write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
 
 const RUNS: usize = 5;
@@ -76,9 +76,9 @@ fn wait(what: &str, bound: Duration, mut ok: impl FnMut() -> bool) -> Duration {
 /// clone (no constraint refers to it). Returns node1's VIP.
 fn configure(lab: &Lab, managed: bool) -> String {
     let spec = ha_model::cluster_spec(lab).unwrap_or_else(|e| panic!("{e}"));
-    let mut model = cib::model(&spec);
+    let mut model = model(&spec);
     if !managed {
-        model.resources.retain(|r| r.id() != cib::NFSD_CLONE);
+        model.resources.retain(|r| r.id() != NFSD_CLONE);
     }
     ha_model::load(lab.node(0), &model).unwrap_or_else(|e| panic!("{e}"));
     spec.nodes[0].vip.ip().to_string()

@@ -1,4 +1,4 @@
-//! What `ganesha-ha setup` writes ([`ganesha_ha::cib::model`]) on a lab, for the users that
+//! What `ganesha-ha setup` writes ([`ganesha_ha::model::model`]) on a lab, for the users that
 //! want the agents under Pacemaker without running `setup` itself (the demo, the agents'
 //! failover bench, live status tests): the cluster spec of the lab's nodes, and loading a
 //! CIB into the running cluster.

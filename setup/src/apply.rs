@@ -15,9 +15,10 @@ use std::time::{Duration, Instant};
 
 use ocf::Deadline;
 
-use crate::cib::{self, Cib, Resource};
+use crate::cib::{Cib, Resource};
 use crate::error::CliError;
 use crate::form;
+use crate::model::model;
 use crate::spec::{ClusterSpec, NodeSpec};
 use crate::status;
 use crate::transport::{self, Transport};
@@ -120,7 +121,7 @@ pub fn configure(
     // For the progress lines only; `deadline` bounds the work.
     let started = Instant::now();
     let live = live_cib(deadline)?;
-    let desired = cib::model(spec);
+    let desired = model(spec);
     let merged = merge(&live, &desired);
     let outcome = if merged == live {
         progress("the cluster already has this configuration; nothing to change");
@@ -282,7 +283,7 @@ pub fn remove_resources(
     deadline: &Deadline,
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, CliError> {
-    remove_model(&cib::model(spec), deadline, progress)
+    remove_model(&model(spec), deadline, progress)
 }
 
 /// The resources and constraints of `old` whose ids `new` does not have (what deleting a

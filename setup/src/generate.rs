@@ -6,9 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, ConfigErrors};
+use crate::corosync;
 use crate::error::CliError;
+use crate::model::model;
 use crate::spec::{ClusterSpec, Fencing};
-use crate::{cib, corosync};
 
 /// The warning every command prints while fencing is disabled.
 pub const NO_FENCING_WARNING: &str = "warning: fencing is disabled (HA_STONITH=off): a node that \
@@ -35,7 +36,7 @@ pub fn write_files(spec: &ClusterSpec, dir: &Path) -> Result<Vec<PathBuf>, CliEr
     fs::write(&key, bytes).map_err(|e| io(&key, e))?;
     fs::set_permissions(&key, fs::Permissions::from_mode(0o400)).map_err(|e| io(&key, e))?;
     let cib_file = dir.join("cib.xml");
-    fs::write(&cib_file, cib::model(spec).to_xml()).map_err(|e| io(&cib_file, e))?;
+    fs::write(&cib_file, model(spec).to_xml()).map_err(|e| io(&cib_file, e))?;
     Ok(vec![conf, key, cib_file])
 }
 

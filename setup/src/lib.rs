@@ -18,6 +18,7 @@ pub mod form;
 pub mod generate;
 pub mod install;
 pub mod membership;
+pub mod model;
 pub mod spec;
 pub mod status;
 pub mod transport;

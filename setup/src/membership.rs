@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 use ocf::Deadline;
 
 use crate::error::CliError;
+use crate::model::model;
 use crate::spec::ClusterSpec;
 use crate::transport;
-use crate::{apply, cib, config, form};
+use crate::{apply, config, form};
 
 /// Bound on a single command on a node.
 const CALL_LIMIT: Duration = Duration::from_secs(30);
@@ -115,7 +116,7 @@ pub fn delete(
     let kept = |e: CliError| CliError::ConfigKept(Box::new(e));
 
     // Its VIP (and anything else only it had) stops and goes first, while it is a member.
-    let only_its = apply::model_difference(&cib::model(&old), &cib::model(&new));
+    let only_its = apply::model_difference(&model(&old), &model(&new));
     apply::remove_model(&only_its, deadline, progress).map_err(kept)?;
     // Then it leaves: Pacemaker stops its clone instances, corosync goes, its files too.
     form::dissolve(

@@ -19,8 +19,9 @@ use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 
-use ganesha_ha::cib::{self, Cib, Constraint, LocationTarget, Resource};
+use ganesha_ha::cib::{Cib, Constraint, LocationTarget, Resource};
 use ganesha_ha::corosync;
+use ganesha_ha::model::{self, MON_CLONE, MON_MONITOR_WHY, NFSD_CLONE, NFSD_MONITOR_WHY};
 use ganesha_ha::spec::Intervals;
 use ganesha_lab::graph::OfflineCib;
 use util::offline::{output_text, spec, verify};
@@ -37,7 +38,7 @@ fn crm_verify_and_the_schema_accept_every_size_from_1_to_32() {
             spec.state.fstype = Some("glusterfs".into());
             spec.state.options = Some("_netdev,defaults".into());
         }
-        let model = cib::model(&spec);
+        let model = model::model(&spec);
         let xml = model.to_xml();
         verify(&sim, &format!("cib-{n}.xml"), &xml);
         assert_eq!(Cib::from_xml(&xml).unwrap(), model, "round trip, {n} nodes");
@@ -61,7 +62,7 @@ fn the_model_matches_the_readme() {
     let mut s = spec(3, true, false);
     s.state.device = Some("localhost:/gluster_shared_storage".into());
     s.vip_nic = Some("eth1".into());
-    let model = cib::model(&s);
+    let model = model::model(&s);
     let ids: Vec<&str> = model.resources.iter().map(Resource::id).collect();
     assert_eq!(
         ids,
@@ -119,7 +120,7 @@ fn the_model_matches_the_readme() {
         .map(|(n, s)| (n.to_owned(), s.to_owned()));
     assert_eq!(prefs, expect);
 
-    let portblock = cib::model(&spec(3, false, true));
+    let portblock = model::model(&spec(3, false, true));
     let Some(Resource::Group(group)) = portblock.resource("node1-group") else {
         panic!("no group")
     };
@@ -195,7 +196,8 @@ fn corosync_conf_names_nodes_without_an_address() {
 fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
     let sim = OfflineCib::new().unwrap();
     let spec = spec(3, true, false);
-    sim.write("live.xml", &cib::model(&spec).to_xml()).unwrap();
+    sim.write("live.xml", &model::model(&spec).to_xml())
+        .unwrap();
     let live = sim.path("live.xml");
     let foreign = r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy" description="not ours"/>"#;
     let mut create = sim.command("cibadmin", Some(&live));
@@ -244,11 +246,8 @@ fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
 /// in the op's description (`ha_faults::daemon_killed_or_hung_…` proves it live).
 #[test]
 fn health_monitors_run_at_depth_10_and_say_why() {
-    let model = cib::model(&spec(3, true, false));
-    for (clone, why) in [
-        (cib::MON_CLONE, cib::MON_MONITOR_WHY),
-        (cib::NFSD_CLONE, cib::NFSD_MONITOR_WHY),
-    ] {
+    let model = model::model(&spec(3, true, false));
+    for (clone, why) in [(MON_CLONE, MON_MONITOR_WHY), (NFSD_CLONE, NFSD_MONITOR_WHY)] {
         let child = model
             .resources
             .iter()

@@ -1,5 +1,5 @@
 //! What Pacemaker's scheduler does with the configuration `ganesha-ha setup` writes
-//! ([`cib::model`]), proved offline in its own transition graphs (`crm_simulate`): placement,
+//! ([`model`]), proved offline in its own transition graphs (`crm_simulate`): placement,
 //! node loss, and the attribute-driven failover and failback that replace the glusterfs
 //! agents' 5 s `grace_delay` sleep (see the docs of `agents/src/mon.rs`).
 //!
@@ -16,7 +16,8 @@ mod util;
 use std::collections::BTreeSet;
 
 use ganesha_agents::names::{GANESHA_ACTIVE, GRACE_ACTIVE};
-use ganesha_ha::cib::{self, Action, Cib, Constraint};
+use ganesha_ha::cib::{Action, Cib, Constraint};
+use ganesha_ha::model::{model, GRACE_CLONE};
 use ganesha_ha::spec::ClusterSpec;
 use ganesha_ha::status::{self, ClusterState};
 use ganesha_lab::graph::{OfflineCib, TransitionGraph as Graph};
@@ -71,11 +72,11 @@ impl Placement {
 
 /// The model without the orders `grace clone <action> then VIP start`.
 fn without_orders(spec: &ClusterSpec, action: Action) -> Cib {
-    let mut model = cib::model(spec);
+    let mut model = model(spec);
     let before = model.constraints.len();
     model.constraints.retain(|c| {
         !matches!(c, Constraint::Order(o)
-            if o.first == cib::GRACE_CLONE && o.first_action == Some(action))
+            if o.first == GRACE_CLONE && o.first_action == Some(action))
     });
     assert_eq!(before - model.constraints.len(), spec.nodes.len());
     model
@@ -230,7 +231,7 @@ fn specs() -> [ClusterSpec; 2] {
 
 fn node_loss_moves_the_vip_to_the_ring_predecessor(spec: ClusterSpec) {
     let sim = OfflineCib::new().unwrap();
-    placed(&sim, &spec, &cib::model(&spec));
+    placed(&sim, &spec, &model(&spec));
     transition(&sim, PLACED, &["--node-fail", "node1"], "lost.xml");
     let placement = placement_in(&sim, "lost.xml");
     // node1's VIP prefers node1 (3000), then node3 (2000), then node2 (1000).
@@ -256,7 +257,7 @@ fn node_loss_moves_the_vip_with_portblock_and_fencing() {
 fn failover_starts_the_vip_only_after_survivors_confirmed_grace() {
     for spec in specs() {
         let sim = OfflineCib::new().unwrap();
-        let start = placed(&sim, &spec, &cib::model(&spec));
+        let start = placed(&sim, &spec, &model(&spec));
         assert_eq!(startup_gaps(&start), Vec::<String>::new());
         let graph = fail_node1(&sim);
         assert_eq!(failover_gaps(&graph), Vec::<String>::new());
@@ -276,7 +277,7 @@ fn failover_starts_the_vip_only_after_survivors_confirmed_grace() {
 fn failback_releases_on_survivors_before_the_vip_returns() {
     for spec in specs() {
         let sim = OfflineCib::new().unwrap();
-        placed(&sim, &spec, &cib::model(&spec));
+        placed(&sim, &spec, &model(&spec));
         fail_node1(&sim);
         let graph = restore_node1(&sim);
         assert_eq!(failback_gaps(&graph), Vec::<String>::new());
@@ -306,7 +307,7 @@ fn without_either_order_its_proof_fails() {
 fn ganesha_active_withdrawal_alone_moves_the_vip_and_back() {
     let sim = OfflineCib::new().unwrap();
     let spec = spec(3, false, false);
-    placed(&sim, &spec, &cib::model(&spec));
+    placed(&sim, &spec, &model(&spec));
     attribute(&sim, PLACED, "node1", GANESHA_ACTIVE, None);
     let graph = transition(&sim, PLACED, &[], "failed.xml");
     assert!(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use ganesha_agents::names::GANESHA_ACTIVE;
 use ganesha_e2e::bins::ganesha_ha_bin;
 use ganesha_e2e::lab::lab_with_agents;
-use ganesha_ha::cib;
+use ganesha_ha::model::model;
 use ganesha_lab::{ha_model, Node};
 
 fn status(node: &Node) -> (i32, String) {
@@ -42,7 +42,7 @@ fn wait_for(node: &Node, code: i32, what: &str, check: impl Fn(&str) -> bool) ->
 fn status_reports_healthy_failover_and_bad_from_a_live_cluster() {
     let lab = lab_with_agents(3);
     let spec = ha_model::cluster_spec(&lab).unwrap_or_else(|e| panic!("{e}"));
-    ha_model::load(lab.node(0), &cib::model(&spec)).unwrap_or_else(|e| panic!("{e}"));
+    ha_model::load(lab.node(0), &model(&spec)).unwrap_or_else(|e| panic!("{e}"));
     let observer = lab.node(1);
 
     let healthy = wait_for(observer, 0, "HEALTHY", |j| {

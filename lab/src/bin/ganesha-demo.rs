@@ -2,7 +2,7 @@
 //! Pacemaker/Corosync lab in network namespaces, installs this project's agents there with
 //! `ganesha-ha install-agents`, lets Pacemaker run ganesha_nfsd, ganesha_mon and
 //! ganesha_grace (plus a VIP) with the configuration `ganesha-ha setup` writes
-//! (`ganesha_ha::cib::model`), reads a file over NFSv4 through the VIP, kills ganesha.nfsd
+//! (`ganesha_ha::model::model`), reads a file over NFSv4 through the VIP, kills ganesha.nfsd
 //! and times how the cluster recovers, then tears everything down. Run as root:
 //! `ganesha-demo [--agents DIR]`.
 #![allow(clippy::print_stdout)]
@@ -12,7 +12,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use ganesha_agents::names::GRACE_ACTIVE;
-use ganesha_ha::{apply, cib};
+use ganesha_ha::apply;
+use ganesha_ha::model::{model, vip_id};
 use ganesha_lab::{
     ha_model, write_ganesha_conf, GaneshaConf, Lab, LabError, LabOptions, Node, GANESHA_PID_FILE,
 };
@@ -89,10 +90,10 @@ fn demo(agents: &Path) -> Result<(), LabError> {
     // The demo's own ganesha.conf, and the recovery root it names.
     spec.ganesha.config = conf.display().to_string();
     spec.ganesha.recovery_root = recovery_root.display().to_string();
-    let model = cib::model(&spec);
+    let model = model(&spec);
     ha_model::load(node, &model)?;
     let resources = apply::primitive_ids(&model);
-    let vip_resource = cib::vip_id(node.name());
+    let vip_resource = vip_id(node.name());
     let vip = spec
         .nodes
         .first()
