@@ -1,10 +1,10 @@
 //! What `crm_mon --output-as=xml` says about the cluster: DC, quorum, nodes, resources and
-//! failed operations.
+//! failed operations, as the lab's waits and tests ask it. The XML is read by `ganesha-ha`'s
+//! own reader ([`ganesha_ha::status::parse`]), so the project has one crm_mon parser.
 
 use std::fmt;
 
-use quick_xml::events::Event;
-use quick_xml::Reader;
+use ganesha_ha::status::{self, ClusterState};
 
 /// What `crm_mon` reports about the cluster (see
 /// [`Node::cluster_status`](crate::Node::cluster_status)).
@@ -20,65 +20,49 @@ pub struct ClusterStatus {
     pub offline: Vec<String>,
     /// The raw `crm_mon --output-as=xml` text.
     pub xml: String,
+    state: ClusterState,
 }
 
 impl ClusterStatus {
-    /// Parses `crm_mon --one-shot --output-as=xml` output. Whatever follows a malformed part
-    /// of the XML is ignored.
+    /// Parses `crm_mon --one-shot --output-as=xml` output. Output that is not crm_mon's XML
+    /// (cut short, an error text) says nothing: no DC, no quorum, no node, no resource.
     pub fn parse(xml: &str) -> ClusterStatus {
-        let mut st = ClusterStatus {
+        let state = status::parse(xml).unwrap_or_default();
+        let (online, offline): (Vec<_>, Vec<_>) = state.nodes.iter().partition(|n| n.online);
+        ClusterStatus {
+            dc: state.dc.clone(),
+            quorum: state.dc.is_some() && state.quorum,
+            online: online.into_iter().map(|n| n.name.clone()).collect(),
+            offline: offline.into_iter().map(|n| n.name.clone()).collect(),
             xml: xml.to_string(),
-            ..ClusterStatus::default()
-        };
-        let elements = elements(xml);
-        if let Some(dc) = elements.iter().find(|e| e.name == "current_dc") {
-            if dc.attr("present") == Some("true") {
-                st.dc = dc.attr("name").map(str::to_string);
-                st.quorum = dc.attr("with_quorum") == Some("true");
-            }
+            state,
         }
-        // Only `<nodes>` lists the members; `<node>` elsewhere (attributes, history) does not.
-        let members = elements
-            .iter()
-            .filter(|e| e.name == "node" && e.parent.as_deref() == Some("nodes"));
-        for node in members {
-            if let Some(name) = node.attr("name") {
-                if node.attr("online") == Some("true") {
-                    st.online.push(name.to_string());
-                } else {
-                    st.offline.push(name.to_string());
-                }
-            }
-        }
-        st
     }
 
     /// Whether resource `id` (a primitive or clone instance) is started and not failed on
     /// some node.
     pub fn resource_started(&self, id: &str) -> bool {
-        elements(&self.xml).iter().any(|e| {
-            e.name == "resource"
-                && e.attr("id") == Some(id)
-                && e.attr("role") == Some("Started")
-                && e.attr("failed") != Some("true")
-        })
+        self.state
+            .resources
+            .iter()
+            .any(|r| r.id == id && r.role == "Started" && !r.failed)
     }
 
     /// The failed operations crm_mon lists for resource `id`.
     pub fn failures(&self, id: &str) -> Vec<FailedOp> {
         let prefix = format!("{id}_");
-        elements(&self.xml)
+        self.state
+            .failures
             .iter()
-            .filter(|e| e.name == "failure")
-            .filter_map(|e| {
-                let key = e.attr("op_key")?.strip_prefix(&prefix)?;
+            .filter_map(|f| {
+                let key = f.operation.strip_prefix(&prefix)?;
                 // `<op>_<interval>`: `start_0`, `monitor_60000`.
                 let operation = key.rsplit_once('_').map_or(key, |(op, _)| op);
                 Some(FailedOp {
-                    node: e.attr("node").unwrap_or("?").to_string(),
+                    node: non_empty(&f.node, "?"),
                     operation: operation.to_string(),
-                    status: e.attr("exitstatus").unwrap_or("?").to_string(),
-                    reason: e.attr("exitreason").unwrap_or("").to_string(),
+                    status: non_empty(&f.status, "?"),
+                    reason: f.reason.clone(),
                 })
             })
             .collect()
@@ -88,6 +72,10 @@ impl ClusterStatus {
     pub fn all_online(&self, names: &[&str]) -> bool {
         self.dc.is_some() && self.quorum && names.iter().all(|n| self.online.iter().any(|o| o == n))
     }
+}
+
+fn non_empty(value: &str, otherwise: &str) -> String {
+    if value.is_empty() { otherwise } else { value }.to_string()
 }
 
 /// A failed resource operation as crm_mon reports it.
@@ -111,65 +99,6 @@ impl fmt::Display for FailedOp {
             self.operation, self.node, self.status, self.reason
         )
     }
-}
-
-/// One element of crm_mon's XML: its name, its parent's name and its attributes (values
-/// unescaped).
-#[derive(Debug)]
-struct Element {
-    name: String,
-    parent: Option<String>,
-    attrs: Vec<(String, String)>,
-}
-
-impl Element {
-    fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Every element of `xml` in document order, up to the first malformed part.
-fn elements(xml: &str) -> Vec<Element> {
-    let mut reader = Reader::from_str(xml);
-    let mut open: Vec<String> = Vec::new();
-    let mut found = Vec::new();
-    loop {
-        let (start, empty) = match reader.read_event() {
-            Ok(Event::Start(e)) => (e, false),
-            Ok(Event::Empty(e)) => (e, true),
-            Ok(Event::End(_)) => {
-                open.pop();
-                continue;
-            }
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(_) => continue,
-        };
-        let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-        let attrs = start
-            .attributes()
-            .filter_map(Result::ok)
-            .map(|a| {
-                (
-                    String::from_utf8_lossy(a.key.as_ref()).into_owned(),
-                    a.unescape_value()
-                        .map(|v| v.into_owned())
-                        .unwrap_or_default(),
-                )
-            })
-            .collect();
-        found.push(Element {
-            name: name.clone(),
-            parent: open.last().cloned(),
-            attrs,
-        });
-        if !empty {
-            open.push(name);
-        }
-    }
-    found
 }
 
 #[cfg(test)]
@@ -274,14 +203,13 @@ mod tests {
     }
 
     #[test]
-    fn malformed_xml_keeps_what_came_before() {
+    fn output_that_is_not_crm_mons_xml_says_nothing() {
         let st = ClusterStatus::parse(
-            r#"<summary><current_dc present="true" name="node1" with_quorum="true"/></summary>
-<nodes><node name="node1" online="true"/></wrong>
-<resources><resource id="a" role="Started" failed="false"/></resources>"#,
+            r#"<pacemaker-result><summary><current_dc present="true" name="node1" with_quorum="true"/></summary>
+<nodes><node name="node1" online="true"/></wrong>"#,
         );
-        assert_eq!(st.dc.as_deref(), Some("node1"));
-        assert_eq!(st.online, ["node1"]);
-        assert!(!st.resource_started("a"));
+        assert_eq!(st.dc, None);
+        assert!(st.online.is_empty() && !st.quorum);
+        assert!(!st.all_online(&[]));
     }
 }
