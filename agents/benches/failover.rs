@@ -18,13 +18,19 @@ use std::time::{Duration, Instant};
 use ganesha_agents::names::GANESHA_PID_FILE;
 use ganesha_ha::model::{model, NFSD_CLONE};
 use ganesha_lab::{ha_model, write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
+use ganesha_testkit::{Ran, TestCommand};
 
 const RUNS: usize = 5;
 
+/// The stdout of `program args` inside `node` when it exits 0 within 5 s.
 fn out(node: &Node, program: &str, args: &[&str]) -> Option<String> {
-    node.run_timeout(program, args, Duration::from_secs(5))
+    TestCommand::new(node.command(program))
+        .args(args)
+        .timeout(Duration::from_secs(5))
+        .try_run()
         .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .filter(Ran::success)
+        .map(|r| r.stdout().to_owned())
 }
 
 fn in_grace(node: &Node) -> bool {
@@ -114,19 +120,13 @@ fn main() {
 /// Runs ganesha_nfsd `action` on `node` directly (unmanaged scenario).
 fn nfsd(node: &Node, shared: &Path, action: &str) {
     let agent = Path::new(env!("CARGO_BIN_EXE_ganesha_nfsd"));
-    let out = node
-        .command(agent)
+    TestCommand::new(node.command(agent))
         .arg(action)
         .env("OCF_RESKEY_state_mount", shared)
         .env("OCF_RESKEY_CRM_meta_timeout", "30000")
         .env("OCF_RESKEY_node_name", node.name())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ganesha_nfsd {action}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run()
+        .expect_success();
 }
 
 /// `managed`: Pacemaker runs ganesha_nfsd (this project's design). Otherwise nothing restarts

@@ -12,12 +12,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::{GANESHA_PID_FILE, GRACE_AGENT, MON_AGENT, NFSD_AGENT};
 use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabOptions};
+use ganesha_testkit::TestCommand;
 use nix::sys::resource::{getrusage, UsageWho};
 
 const CALLS: usize = 500;
 const WARMUP: usize = 20;
-const PID_FILE: &str = "/run/ganesha/ganesha.pid";
 
 /// One measured case: agent, description, reference wall ms, reference CPU ms, extra env.
 type Case = (
@@ -29,10 +30,10 @@ type Case = (
 );
 
 const CASES: [Case; 3] = [
-    ("ganesha_mon", "monitor, ganesha alive", 48.0, 31.0, &[]),
-    ("ganesha_grace", "monitor", 43.0, 44.0, &[]),
+    (MON_AGENT, "monitor, ganesha alive", 48.0, 31.0, &[]),
+    (GRACE_AGENT, "monitor", 43.0, 44.0, &[]),
     (
-        "ganesha_mon",
+        MON_AGENT,
         "monitor, OCF_CHECK_LEVEL=10 (D-Bus)",
         f64::NAN,
         f64::NAN,
@@ -48,7 +49,8 @@ fn cpu_children() -> Duration {
     tv(usage.user_time()) + tv(usage.system_time())
 }
 
-/// Inside the node: time `CALLS` runs of `agent monitor` with the inherited environment.
+/// Inside the node: time `CALLS` runs of `agent monitor` with the inherited environment,
+/// started and waited for directly so that only the agent's own cost is measured.
 fn inner(agent: &str) {
     let run = || {
         let status = Command::new(agent)
@@ -110,25 +112,20 @@ fn main() {
             .env("OCF_RESKEY_CRM_meta_timeout", "20000")
             .env("OCF_RESKEY_CRM_meta_interval", "10000")
             .env("OCF_RESKEY_config", &conf)
-            .env("OCF_RESKEY_pid_file", PID_FILE)
+            .env("OCF_RESKEY_pid_file", GANESHA_PID_FILE)
             .env("OCF_RESKEY_log_file", node.dir().join("ganesha.log"))
             .env("OCF_RESKEY_state_mount", lab.shared_dir())
             .env("OCF_RESKEY_recovery_root", &recovery_root);
     };
     for (agent, action) in [
-        ("ganesha_nfsd", "start"),
-        ("ganesha_mon", "start"),
-        ("ganesha_grace", "start"),
+        (NFSD_AGENT, "start"),
+        (MON_AGENT, "start"),
+        (GRACE_AGENT, "start"),
     ] {
         let mut cmd = node.command(agents.join(agent));
         cmd.arg(action);
         base_env(&mut cmd);
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{agent} {action}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        TestCommand::new(cmd).run().expect_success();
     }
 
     println!("\nSteady-state monitor, one call, {CALLS} calls inside a one-node lab (real attrd, D-Bus, ganesha.nfsd 4.3), release build:\n");
@@ -141,13 +138,10 @@ fn main() {
         for (k, v) in extra {
             cmd.env(k, v);
         }
-        let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "inner run: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let figures: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        let inner = TestCommand::new(cmd).run();
+        inner.expect_success();
+        let figures: Vec<f64> = inner
+            .stdout()
             .split_whitespace()
             .map(|f| f.parse().unwrap())
             .collect();
@@ -166,9 +160,9 @@ fn main() {
             figures[0], figures[1], figures[2], figures[3]
         );
     }
-    let mut stop = node.command(agents.join("ganesha_nfsd"));
+    let mut stop = node.command(agents.join(NFSD_AGENT));
     stop.arg("stop");
     base_env(&mut stop);
-    let _ = stop.output();
+    let _ = TestCommand::new(stop).try_run();
     let _ = lab.down();
 }

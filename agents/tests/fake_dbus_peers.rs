@@ -8,6 +8,7 @@ mod util;
 
 use std::time::Duration;
 
+use ganesha_agents::names::{GRACE_AGENT, NFSD_AGENT};
 use ganesha_testkit::Ran;
 use util::agent;
 use util::dbus::PrivateBus;
@@ -30,7 +31,7 @@ impl MuteGanesha {
 
 /// Runs ganesha_grace's post-stop notify on node1 for `stopped` peers against `bus`.
 fn post_stop_notify(bus: &PrivateBus, stopped: &str, dbus_timeout: &str, op_timeout: &str) -> Ran {
-    agent("ganesha_grace", "notify")
+    agent(GRACE_AGENT, "notify")
         .envs([
             ("DBUS_SYSTEM_BUS_ADDRESS", bus.address.as_str()),
             ("OCF_RESKEY_dbus_timeout", dbus_timeout),
@@ -95,21 +96,15 @@ fn deep_monitors_report_a_hung_daemon_within_their_bound() {
         ("OCF_RESKEY_CRM_meta_interval", "20000"),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    agent("ganesha_grace", "start")
-        .envs(env)
-        .run()
-        .expect_code(0);
-    let run = agent("ganesha_grace", "monitor").envs(env).run();
+    agent(GRACE_AGENT, "start").envs(env).run().expect_code(0);
+    let run = agent(GRACE_AGENT, "monitor").envs(env).run();
     run.expect_code(1);
     assert!(
         run.ocf_exit_reasons()[0].contains("no answer from ganesha.nfsd within"),
         "{run}"
     );
     assert!(run.elapsed() < Duration::from_secs(2), "{run}");
-    agent("ganesha_grace", "stop")
-        .envs(env)
-        .run()
-        .expect_code(0);
+    agent(GRACE_AGENT, "stop").envs(env).run().expect_code(0);
 }
 
 #[test]
@@ -167,16 +162,13 @@ fn deep_monitor_checks_that_the_bus_name_belongs_to_the_daemon() {
         ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
         ("OCF_RESKEY_CRM_meta_interval", "30000"),
     ];
-    agent("ganesha_nfsd", "monitor")
-        .envs(env)
-        .run()
-        .expect_code(0);
+    agent(NFSD_AGENT, "monitor").envs(env).run().expect_code(0);
     let deep: Vec<(&str, &str)> = env
         .iter()
         .copied()
         .chain([("OCF_CHECK_LEVEL", "10")])
         .collect();
-    let run = agent("ganesha_nfsd", "monitor").envs(deep).run();
+    let run = agent(NFSD_AGENT, "monitor").envs(deep).run();
     run.expect_code(1);
     assert!(
         run.ocf_exit_reasons()[0].contains("belongs to pid"),

@@ -7,10 +7,13 @@ mod util;
 
 use std::time::{Duration, Instant};
 
-use util::cluster::{AgentLab, PID_FILE};
+use ganesha_agents::names::{
+    GANESHA_ACTIVE, GANESHA_PID_FILE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT, PROVIDER,
+};
+use util::cluster::AgentLab;
 
 fn ganesha_pid(lab: &AgentLab) -> i32 {
-    std::fs::read_to_string(lab.node().host_path(PID_FILE))
+    std::fs::read_to_string(lab.node().host_path(GANESHA_PID_FILE))
         .unwrap_or_else(|e| panic!("reading the pid file: {e}"))
         .trim()
         .parse()
@@ -38,16 +41,16 @@ fn ocf_tester_passes_for_all_three_agents() {
     // The documented install step put them where Pacemaker looks.
     let md = lab.sh(
         "crm_resource",
-        &["--show-metadata", "ocf:ganesha:ganesha_grace"],
+        &["--show-metadata", &format!("ocf:{PROVIDER}:{GRACE_AGENT}")],
     );
     assert!(
-        md.contains("<resource-agent name=\"ganesha_grace\""),
+        md.contains(&format!("<resource-agent name=\"{GRACE_AGENT}\"")),
         "{md}"
     );
-    for agent in ["ganesha_nfsd", "ganesha_mon"] {
+    for agent in [NFSD_AGENT, MON_AGENT] {
         let md = lab.sh(
             "crm_resource",
-            &["--show-metadata", &format!("ocf:ganesha:{agent}")],
+            &["--show-metadata", &format!("ocf:{PROVIDER}:{agent}")],
         );
         assert!(md.contains(&format!("<resource-agent name=\"{agent}\"")));
     }
@@ -58,18 +61,18 @@ fn ocf_tester_passes_for_all_three_agents() {
         .flat_map(|(k, v)| ["-o".to_string(), format!("{k}={v}")])
         .collect();
     let cases: [(&str, Vec<String>); 3] = [
-        ("ganesha_nfsd", nfsd),
+        (NFSD_AGENT, nfsd),
         (
-            "ganesha_mon",
-            vec!["-o".into(), format!("pid_file={PID_FILE}")],
+            MON_AGENT,
+            vec!["-o".into(), format!("pid_file={GANESHA_PID_FILE}")],
         ),
-        ("ganesha_grace", vec![]),
+        (GRACE_AGENT, vec![]),
     ];
     for (agent, opts) in cases {
         lab.command("ocf-tester")
             .args(["-n", &format!("{agent}-test")])
             .args(&opts)
-            .arg(format!("/usr/lib/ocf/resource.d/ganesha/{agent}"))
+            .arg(format!("/usr/lib/ocf/resource.d/{PROVIDER}/{agent}"))
             .timeout(Duration::from_secs(180))
             .run()
             .expect_code(0)
@@ -89,11 +92,11 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     std::fs::create_dir_all(&peer).unwrap();
 
     // Probe before anything: not running.
-    lab.agent("ganesha_nfsd", "monitor", &p)
+    lab.agent(NFSD_AGENT, "monitor", &p)
         .env("OCF_RESKEY_CRM_meta_interval", "0")
         .run()
         .expect_code(7);
-    let started = lab.agent("ganesha_nfsd", "start", &p).run();
+    let started = lab.agent(NFSD_AGENT, "start", &p).run();
     started.expect_code(0);
     let pid = ganesha_pid(&lab);
     assert!(alive(pid));
@@ -105,14 +108,12 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     );
     // Start returned only once the daemon answers on the node's system bus.
     lab.in_grace();
-    lab.agent("ganesha_nfsd", "monitor", &p)
-        .run()
-        .expect_code(0);
-    lab.agent("ganesha_nfsd", "monitor", &p)
+    lab.agent(NFSD_AGENT, "monitor", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "monitor", &p)
         .env("OCF_CHECK_LEVEL", "10")
         .run()
         .expect_code(0);
-    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "start", &p).run().expect_code(0);
     assert_eq!(ganesha_pid(&lab), pid, "a second start keeps the daemon");
 
     // The recovery root is a link into this node's directory, linked to the peer.
@@ -124,13 +125,11 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     wait_until("initial grace to end", Duration::from_secs(40), || {
         !lab.in_grace()
     });
-    lab.agent("ganesha_grace", "start", &[])
-        .run()
-        .expect_code(0);
+    lab.agent(GRACE_AGENT, "start", &[]).run().expect_code(0);
     // A peer starting that this node never took over (cluster start, a node added): no
     // release and no needless grace period.
     let untouched = lab
-        .agent("ganesha_grace", "notify", &[])
+        .agent(GRACE_AGENT, "notify", &[])
         .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
@@ -147,7 +146,7 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
         "a starting peer must not put this node into grace"
     );
     // Peers node2 and node3 stopped in one transition (node1 is this node).
-    lab.agent("ganesha_grace", "notify", &[])
+    lab.agent(GRACE_AGENT, "notify", &[])
         .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "post"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "stop"),
@@ -178,7 +177,7 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     assert!(!log.contains("ip node1"), "a node never takes itself over");
 
     // Failback: node2 comes back, this survivor releases it.
-    lab.agent("ganesha_grace", "notify", &[])
+    lab.agent(GRACE_AGENT, "notify", &[])
         .envs([
             ("OCF_RESKEY_CRM_meta_notify_type", "pre"),
             ("OCF_RESKEY_CRM_meta_notify_operation", "start"),
@@ -190,17 +189,15 @@ fn nfsd_runs_the_real_daemon_and_grace_reaches_it() {
     assert!(lab.ganesha_log().contains("recovery event 2"));
 
     // Stop: clean D-Bus shutdown, pid file gone, recovery root restored.
-    let stopped = lab.agent("ganesha_nfsd", "stop", &p).run();
+    let stopped = lab.agent(NFSD_AGENT, "stop", &p).run();
     stopped
         .expect_code(0)
         .expect_stderr_contains("asked ganesha.nfsd");
     assert!(!alive(pid));
-    assert!(!lab.node().host_path(PID_FILE).exists());
+    assert!(!lab.node().host_path(GANESHA_PID_FILE).exists());
     assert!(std::fs::symlink_metadata(&lab.recovery_root).is_err());
-    lab.agent("ganesha_nfsd", "monitor", &p)
-        .run()
-        .expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "monitor", &p).run().expect_code(7);
+    lab.agent(NFSD_AGENT, "stop", &p).run().expect_code(0);
 }
 
 #[test]
@@ -215,15 +212,19 @@ fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
         .unwrap();
     let other_pid = other.id() as i32;
     std::fs::create_dir_all(lab.node().host_path("/run/ganesha")).unwrap();
-    std::fs::write(lab.node().host_path(PID_FILE), format!("{other_pid}\n")).unwrap();
-    let run = lab.agent("ganesha_nfsd", "monitor", &p).run();
+    std::fs::write(
+        lab.node().host_path(GANESHA_PID_FILE),
+        format!("{other_pid}\n"),
+    )
+    .unwrap();
+    let run = lab.agent(NFSD_AGENT, "monitor", &p).run();
     run.expect_code(7);
     assert!(
         run.ocf_exit_reasons()[0].contains("stale pid file"),
         "{:?}",
         run.ocf_exit_reasons()
     );
-    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "stop", &p).run().expect_code(0);
     assert!(
         alive(other_pid),
         "stop must not kill a process that is not ganesha"
@@ -231,19 +232,19 @@ fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
 
     // A hung daemon (SIGSTOP): D-Bus shutdown gets no answer, SIGTERM is not acted on,
     // SIGKILL ends it; all inside an 8 s stop timeout.
-    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "start", &p).run().expect_code(0);
     let pid = ganesha_pid(&lab);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid),
         nix::sys::signal::Signal::SIGSTOP,
     )
     .unwrap();
-    lab.agent("ganesha_nfsd", "monitor", &p)
+    lab.agent(NFSD_AGENT, "monitor", &p)
         .envs([("OCF_CHECK_LEVEL", "10"), ("OCF_RESKEY_dbus_timeout", "2")])
         .run()
         .expect_code(1);
     let run = lab
-        .agent("ganesha_nfsd", "stop", &p)
+        .agent(NFSD_AGENT, "stop", &p)
         .env("OCF_RESKEY_CRM_meta_timeout", "8000")
         .run();
     run.expect_code(0);
@@ -260,24 +261,20 @@ fn nfsd_never_trusts_a_reused_pid_and_stop_escalates_within_its_timeout() {
 fn mon_publishes_health_and_withdraws_grace_first_on_failure() {
     let lab = AgentLab::up();
     let p = lab.nfsd_params();
-    let mon = vec![("pid_file".to_string(), PID_FILE.to_string())];
+    let mon = vec![("pid_file".to_string(), GANESHA_PID_FILE.to_string())];
 
     // Not started: 7.
-    lab.agent("ganesha_mon", "monitor", &mon)
-        .run()
-        .expect_code(7);
+    lab.agent(MON_AGENT, "monitor", &mon).run().expect_code(7);
     // Daemon down at start: nothing is advertised.
-    lab.agent("ganesha_mon", "start", &mon).run().expect_code(0);
-    assert_eq!(lab.attribute("ganesha-active"), None);
-    assert_eq!(lab.attribute("grace-active"), None);
+    lab.agent(MON_AGENT, "start", &mon).run().expect_code(0);
+    assert_eq!(lab.attribute(GANESHA_ACTIVE), None);
+    assert_eq!(lab.attribute(GRACE_ACTIVE), None);
 
     // The daemon comes up: both attributes appear at the next monitor.
-    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
-    lab.agent("ganesha_mon", "monitor", &mon)
-        .run()
-        .expect_code(0);
-    assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
-    assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
+    lab.agent(NFSD_AGENT, "start", &p).run().expect_code(0);
+    lab.agent(MON_AGENT, "monitor", &mon).run().expect_code(0);
+    assert_eq!(lab.attribute(GANESHA_ACTIVE).as_deref(), Some("1"));
+    assert_eq!(lab.attribute(GRACE_ACTIVE).as_deref(), Some("1"));
 
     // The daemon dies (kill -9): grace-active goes first, ganesha-active one monitor later.
     let pid = ganesha_pid(&lab);
@@ -287,37 +284,29 @@ fn mon_publishes_health_and_withdraws_grace_first_on_failure() {
     )
     .unwrap();
     wait_until("ganesha to die", Duration::from_secs(5), || !alive(pid));
-    let failing = lab.agent("ganesha_mon", "monitor", &mon).run();
+    let failing = lab.agent(MON_AGENT, "monitor", &mon).run();
     failing.expect_code(0);
     assert!(
         failing.elapsed() < Duration::from_secs(2),
         "no sleep in the monitor\n{failing}"
     );
-    assert_eq!(lab.attribute("grace-active"), None);
-    assert_eq!(lab.attribute("ganesha-active").as_deref(), Some("1"));
-    lab.agent("ganesha_mon", "monitor", &mon)
-        .run()
-        .expect_code(0);
-    assert_eq!(lab.attribute("ganesha-active"), None);
+    assert_eq!(lab.attribute(GRACE_ACTIVE), None);
+    assert_eq!(lab.attribute(GANESHA_ACTIVE).as_deref(), Some("1"));
+    lab.agent(MON_AGENT, "monitor", &mon).run().expect_code(0);
+    assert_eq!(lab.attribute(GANESHA_ACTIVE), None);
     // ganesha_nfsd reports the crash, so Pacemaker recovers it.
-    lab.agent("ganesha_nfsd", "monitor", &p)
-        .run()
-        .expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
-    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
-    lab.agent("ganesha_mon", "monitor", &mon)
-        .run()
-        .expect_code(0);
-    assert_eq!(lab.attribute("grace-active").as_deref(), Some("1"));
+    lab.agent(NFSD_AGENT, "monitor", &p).run().expect_code(7);
+    lab.agent(NFSD_AGENT, "stop", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "start", &p).run().expect_code(0);
+    lab.agent(MON_AGENT, "monitor", &mon).run().expect_code(0);
+    assert_eq!(lab.attribute(GRACE_ACTIVE).as_deref(), Some("1"));
 
     // Stop withdraws both; a stopped monitor is 7 again.
-    lab.agent("ganesha_mon", "stop", &mon).run().expect_code(0);
-    assert_eq!(lab.attribute("grace-active"), None);
-    assert_eq!(lab.attribute("ganesha-active"), None);
-    lab.agent("ganesha_mon", "monitor", &mon)
-        .run()
-        .expect_code(7);
-    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
+    lab.agent(MON_AGENT, "stop", &mon).run().expect_code(0);
+    assert_eq!(lab.attribute(GRACE_ACTIVE), None);
+    assert_eq!(lab.attribute(GANESHA_ACTIVE), None);
+    lab.agent(MON_AGENT, "monitor", &mon).run().expect_code(7);
+    lab.agent(NFSD_AGENT, "stop", &p).run().expect_code(0);
 }
 
 #[test]
@@ -336,19 +325,17 @@ fn nfsd_mounts_and_unmounts_the_state_volume() {
     p.push(("state_fstype".into(), "none".into()));
     p.push(("state_options".into(), "bind".into()));
     p.push(("state_mount".into(), "/mnt/ganesha-state".into()));
-    lab.agent("ganesha_nfsd", "start", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "start", &p).run().expect_code(0);
     let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
     assert!(mounts.contains(" /mnt/ganesha-state "), "{mounts}");
-    lab.agent("ganesha_nfsd", "monitor", &p)
-        .run()
-        .expect_code(0);
+    lab.agent(NFSD_AGENT, "monitor", &p).run().expect_code(0);
     // The layout was made on the volume, i.e. in the shared directory.
     assert!(lab
         .lab
         .shared_dir()
         .join("nfs-ganesha/node1/ganesha/v4recov")
         .is_dir());
-    lab.agent("ganesha_nfsd", "stop", &p).run().expect_code(0);
+    lab.agent(NFSD_AGENT, "stop", &p).run().expect_code(0);
     let mounts = lab.sh("cat", &["/proc/self/mountinfo"]);
     assert!(
         !mounts.contains(" /mnt/ganesha-state "),

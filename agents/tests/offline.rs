@@ -6,7 +6,9 @@ mod util;
 
 use std::time::Duration;
 
-use ganesha_agents::names::AGENTS;
+use ganesha_agents::names::{
+    AGENTS, GANESHA_ACTIVE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT,
+};
 use ganesha_testkit::TestCommand;
 use util::agent;
 
@@ -90,8 +92,8 @@ fn unimplemented_actions_exit_3() {
         }
     }
     // ganesha_mon and ganesha_nfsd do not take notifications.
-    agent("ganesha_mon", "notify").run().expect_code(3);
-    agent("ganesha_nfsd", "notify").run().expect_code(3);
+    agent(MON_AGENT, "notify").run().expect_code(3);
+    agent(NFSD_AGENT, "notify").run().expect_code(3);
 }
 
 /// Each bad value gives exit 6 and exactly one exit reason naming the parameter.
@@ -99,36 +101,21 @@ fn unimplemented_actions_exit_3() {
 fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
     let cases: &[(&str, &str, &str, &str)] = &[
         (
-            "ganesha_nfsd",
+            NFSD_AGENT,
             "pid_file",
             "relative/ganesha.pid",
             "must be an absolute path",
         ),
-        ("ganesha_nfsd", "dbus_timeout", "ten", "must be an integer"),
-        ("ganesha_nfsd", "dbus_timeout", "0", "at least 1"),
+        (NFSD_AGENT, "dbus_timeout", "ten", "must be an integer"),
+        (NFSD_AGENT, "dbus_timeout", "0", "at least 1"),
+        (NFSD_AGENT, "node_name", "node 1", "without ':' or spaces"),
+        (NFSD_AGENT, "state_subdir", "a/b", "one directory name"),
+        (MON_AGENT, "grace_active", "grace active", "without spaces"),
+        (MON_AGENT, "refresh_interval", "-5", ">= 0"),
+        (MON_AGENT, "pid_file", "ganesha.pid", "absolute path"),
+        (GRACE_AGENT, "dbus_timeout", "soon", "must be an integer"),
         (
-            "ganesha_nfsd",
-            "node_name",
-            "node 1",
-            "without ':' or spaces",
-        ),
-        ("ganesha_nfsd", "state_subdir", "a/b", "one directory name"),
-        (
-            "ganesha_mon",
-            "grace_active",
-            "grace active",
-            "without spaces",
-        ),
-        ("ganesha_mon", "refresh_interval", "-5", ">= 0"),
-        ("ganesha_mon", "pid_file", "ganesha.pid", "absolute path"),
-        (
-            "ganesha_grace",
-            "dbus_timeout",
-            "soon",
-            "must be an integer",
-        ),
-        (
-            "ganesha_grace",
+            GRACE_AGENT,
             "release_on_start",
             "perhaps",
             "must be a boolean",
@@ -155,11 +142,8 @@ fn bad_parameters_never_fail_a_stop_or_a_probe() {
         ("OCF_RESKEY_pid_file", "relative"),
         ("OCF_RESKEY_CRM_meta_interval", "0"),
     ];
-    agent("ganesha_nfsd", "stop").envs(env).run().expect_code(0);
-    agent("ganesha_nfsd", "monitor")
-        .envs(env)
-        .run()
-        .expect_code(7);
+    agent(NFSD_AGENT, "stop").envs(env).run().expect_code(0);
+    agent(NFSD_AGENT, "monitor").envs(env).run().expect_code(7);
 }
 
 #[test]
@@ -173,7 +157,7 @@ fn missing_ganesha_binary_is_not_installed() {
         ("OCF_RESKEY_state_mount", dir.path().to_str().unwrap()),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    let run = agent("ganesha_nfsd", "validate-all").envs(env).run();
+    let run = agent(NFSD_AGENT, "validate-all").envs(env).run();
     run.expect_code(5);
     assert_eq!(run.ocf_exit_reasons().len(), 1);
     // Glusterfs defect #12: an unmounted/missing state directory is refused with a reason.
@@ -183,7 +167,7 @@ fn missing_ganesha_binary_is_not_installed() {
         ("OCF_RESKEY_state_mount", "/nonexistent/shared_storage"),
         ("OCF_CHECK_LEVEL", "10"),
     ];
-    let run = agent("ganesha_nfsd", "validate-all").envs(env).run();
+    let run = agent(NFSD_AGENT, "validate-all").envs(env).run();
     run.expect_code(2);
     assert!(run.ocf_exit_reasons()[0].contains("/nonexistent/shared_storage"));
 }
@@ -244,7 +228,7 @@ fn mon_writes_transient_attributes_only_on_change_and_runs_nothing_in_steady_sta
         ("OCF_RESKEY_binary", &format!("/x/{}", me.trim())),
         ("OCF_RESKEY_CRM_meta_interval", "5000"),
     ];
-    agent("ganesha_mon", "start")
+    agent(MON_AGENT, "start")
         .envs(env)
         .timeout(Duration::from_secs(30))
         .run()
@@ -252,12 +236,12 @@ fn mon_writes_transient_attributes_only_on_change_and_runs_nothing_in_steady_sta
     assert_eq!(
         calls(dir.path()),
         [
-            "attrd_updater --name ganesha-active --update 1",
-            "attrd_updater --name grace-active --update 1"
+            format!("attrd_updater --name {GANESHA_ACTIVE} --update 1"),
+            format!("attrd_updater --name {GRACE_ACTIVE} --update 1")
         ]
     );
     for _ in 0..3 {
-        agent("ganesha_mon", "monitor")
+        agent(MON_AGENT, "monitor")
             .envs(env)
             .timeout(Duration::from_secs(30))
             .run()
@@ -286,7 +270,7 @@ fn mon_monitor_fails_when_attributes_cannot_be_published() {
         ("OCF_RESKEY_CRM_meta_interval", "5000"),
     ];
     let monitor = || {
-        agent("ganesha_mon", "monitor")
+        agent(MON_AGENT, "monitor")
             .envs(env)
             .timeout(Duration::from_secs(30))
             .run()
@@ -318,7 +302,7 @@ fn nfsd_start_fails_when_the_daemon_exits() {
     std::fs::write(&conf, "").unwrap();
     // Every path inside the test's own directory: nothing on the host changes.
     let (rr, log) = (dir.path().join("recovery"), dir.path().join("ganesha.log"));
-    let run = agent("ganesha_nfsd", "start")
+    let run = agent(NFSD_AGENT, "start")
         .envs([
             ("OCF_RESKEY_binary", "/bin/false"),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),
@@ -368,7 +352,7 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = agent("ganesha_nfsd", "start")
+    let run = agent(NFSD_AGENT, "start")
         .envs([
             ("OCF_RESKEY_binary", fake.to_str().unwrap()),
             ("OCF_RESKEY_config", conf.to_str().unwrap()),

@@ -3,10 +3,10 @@
 //! after `down`. Every lab interface lives in a namespace the lab created.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
 use std::time::Duration;
 
 use ganesha_lab::{FailMode, Lab, LabOptions};
+use ganesha_testkit::TestCommand;
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
@@ -23,10 +23,13 @@ fn host_network() -> String {
     ];
     let mut all = String::new();
     for args in views {
-        let out = ganesha_lab::run_checked(Command::new("ip").args(args), Duration::from_secs(10))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let ran = TestCommand::program("ip")
+            .args(args)
+            .timeout(Duration::from_secs(10))
+            .run();
+        ran.expect_success();
         all.push_str(&format!("$ ip {}\n", args.join(" ")));
-        all.push_str(&String::from_utf8_lossy(&out.stdout));
+        all.push_str(ran.stdout());
     }
     for knob in ["ipv4/ip_forward", "ipv4/conf/all/forwarding"] {
         let value = std::fs::read_to_string(format!("/proc/sys/net/{knob}")).unwrap_or_default();

@@ -12,6 +12,7 @@ use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::PROVIDER;
 use ganesha_lab::{
     process_state, write_ganesha_conf, FailMode, GaneshaConf, Lab, LabError, LabOptions, Node, Pid,
     Signal, GANESHA, GANESHA_PID_FILE,
@@ -372,7 +373,7 @@ fn one_node_cluster_answers() {
     assert!(listed.contains("IPaddr2"), "{listed}");
     assert!(!Path::new("/usr/lib/ocf/resource.d/ganesha-lab-probe").exists());
     // The `ganesha` provider is the node's own, whatever the host has.
-    assert!(node.ocf_dir().join("ganesha").is_dir());
+    assert!(node.ocf_dir().join(PROVIDER).is_dir());
 
     // A failing `Node::run` reports everything.
     let err = node.run("ls", &["/no/such/file"]).unwrap_err().to_string();
@@ -928,7 +929,7 @@ fn ganesha_admin_interface_in_a_node() {
                 "-L",
                 &log_s,
                 "-p",
-                "/run/ganesha/ganesha.pid",
+                GANESHA_PID_FILE,
                 "-N",
                 "NIV_EVENT",
             ],

@@ -1,18 +1,13 @@
 //! The `ganesha-ha` command line: validate and setup --dry-run (no cluster needed).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+use ganesha_testkit::{Ran, TestCommand};
 
-fn ganesha_ha(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ganesha-ha"))
+/// This build's `ganesha-ha args`, run to its end.
+fn ganesha_ha(args: &[&str]) -> Ran {
+    TestCommand::program(env!("CARGO_BIN_EXE_ganesha-ha"))
         .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
 }
 
 #[test]
@@ -25,23 +20,23 @@ fn an_invalid_configuration_is_reported_by_line_and_changes_nothing() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let (code, _, err) = ganesha_ha(&[
+    ganesha_ha(&[
         "setup",
         "--config",
         conf.to_str().unwrap(),
         "--dry-run",
         "--output",
         out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains(&format!("{}:3:", conf.display())), "{err}");
+    ])
+    .expect_code(1)
+    .expect_stderr_contains(&format!("{}:3:", conf.display()));
     assert!(
         !out.exists(),
         "nothing may be written for an invalid configuration"
     );
-    let (code, _, err) = ganesha_ha(&["validate", "--config", conf.to_str().unwrap()]);
-    assert_eq!(code, 1);
-    assert!(err.contains("10.0.2.300"), "{err}");
+    ganesha_ha(&["validate", "--config", conf.to_str().unwrap()])
+        .expect_code(1)
+        .expect_stderr_contains("10.0.2.300");
 }
 
 #[test]
@@ -55,27 +50,22 @@ fn dry_run_writes_a_cib_crm_verify_accepts_and_warns_without_fencing() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let (code, stdout, err) = ganesha_ha(&[
+    ganesha_ha(&[
         "setup",
         "--config",
         conf.to_str().unwrap(),
         "--dry-run",
         "--output",
         out.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    assert!(stdout.contains("cib.xml"));
-    assert!(err.contains("warning: fencing is disabled"), "{err}");
-    let verify = Command::new("crm_verify")
+    ])
+    .expect_code(0)
+    .expect_stdout_contains("cib.xml")
+    .expect_stderr_contains("warning: fencing is disabled");
+    TestCommand::program("crm_verify")
         .arg("--xml-file")
         .arg(out.join("cib.xml"))
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+        .run()
+        .expect_success();
 }
 
 #[test]
@@ -93,12 +83,12 @@ fn add_and_delete_refuse_bad_input_before_touching_the_cluster_or_the_file() {
     ] {
         let mut argv = args.clone();
         argv.extend(["--config", c]);
-        let (code, _, err) = ganesha_ha(&argv);
-        assert_eq!(code, 1, "{argv:?}: {err}");
-        assert!(err.contains(want), "{argv:?}: {err}");
+        ganesha_ha(&argv)
+            .expect_code(1)
+            .expect_stderr_contains(want);
         assert_eq!(std::fs::read_to_string(&conf).unwrap(), text, "{argv:?}");
     }
     // The invalid VIP is reported with the line the edit would have given it.
-    let (_, _, err) = ganesha_ha(&["add", "c", "10.0.2.300", "--config", c]);
-    assert!(err.contains(&format!("{c}:7: VIP_c")), "{err}");
+    ganesha_ha(&["add", "c", "10.0.2.300", "--config", c])
+        .expect_stderr_contains(&format!("{c}:7: VIP_c"));
 }

@@ -17,14 +17,14 @@ mod util;
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::Command;
 
 use ganesha_ha::cib::{Cib, Constraint, LocationTarget, Resource};
 use ganesha_ha::corosync;
 use ganesha_ha::model::{self, MON_CLONE, MON_MONITOR_WHY, NFSD_CLONE, NFSD_MONITOR_WHY};
 use ganesha_ha::spec::Intervals;
 use ganesha_lab::graph::OfflineCib;
-use util::offline::{output_text, spec, verify};
+use ganesha_testkit::TestCommand;
+use util::offline::{spec, stdout_of, verify};
 
 #[test]
 fn crm_verify_and_the_schema_accept_every_size_from_1_to_32() {
@@ -162,17 +162,12 @@ fn corosync_check(n: usize) {
     );
     let path = dir.path().join("corosync.conf");
     std::fs::write(&path, &conf).unwrap();
-    let out = Command::new("corosync")
+    let ran = TestCommand::program("corosync")
         .arg("-t")
         .arg("-c")
         .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "corosync -t, {n} nodes: {}\n{conf}",
-        output_text(&out)
-    );
+        .run();
+    assert!(ran.success(), "corosync -t, {n} nodes:\n{ran}\n{conf}");
 }
 
 #[test]
@@ -202,11 +197,11 @@ fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
     let foreign = r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy" description="not ours"/>"#;
     let mut create = sim.command("cibadmin", Some(&live));
     create.args(["--create", "--scope", "resources", "--xml-text", foreign]);
-    sim.run(create).unwrap_or_else(|e| panic!("{e}"));
+    stdout_of(create);
     let query = |sim: &OfflineCib| {
         let mut cmd = sim.command("cibadmin", Some(&live));
         cmd.arg("--query");
-        Cib::from_xml(&sim.run(cmd).unwrap_or_else(|e| panic!("{e}"))).unwrap()
+        Cib::from_xml(&stdout_of(cmd)).unwrap()
     };
     let mut cib = query(&sim);
     let web = cib.resource("web").unwrap();
@@ -231,7 +226,7 @@ fn a_live_cib_is_edited_through_cibadmin_keeping_foreign_resources() {
     ] {
         let mut replace = sim.command("cibadmin", Some(&live));
         replace.args(["--replace", "--scope", scope, "--xml-text", &xml]);
-        sim.run(replace).unwrap_or_else(|e| panic!("{e}"));
+        stdout_of(replace);
     }
     assert_eq!(query(&sim), cib);
     verify(

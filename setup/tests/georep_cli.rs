@@ -4,8 +4,9 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
+
+use ganesha_testkit::{Ran, TestCommand};
 
 /// Tests run one at a time: writing an executable while another thread forks can leave
 /// it busy (ETXTBSY) when it is run.
@@ -56,19 +57,14 @@ impl Fake {
             .collect()
     }
 
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = Command::new(env!("CARGO_BIN_EXE_ganesha-ha"))
+    /// `ganesha-ha georep --gluster <the fake> args`, run to its end.
+    fn run(&self, args: &[&str]) -> Ran {
+        TestCommand::program(env!("CARGO_BIN_EXE_ganesha-ha"))
             .arg("georep")
             .arg("--gluster")
             .arg(self.program())
             .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .run()
     }
 }
 
@@ -84,34 +80,33 @@ fn with_session<'a>(command: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
 fn invalid_config_is_refused_before_gluster_is_called() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let fake = Fake::new("status-replica-active.xml");
-    let (code, _, err) = fake.run(&with_session("config", &["sync-job", "3"]));
-    assert_eq!(code, 3, "{err}");
-    assert!(
-        err.contains("unknown geo-replication option \"sync-job\" (did you mean sync-jobs?)"),
-        "{err}"
-    );
+    fake.run(&with_session("config", &["sync-job", "3"]))
+        .expect_code(3)
+        .expect_stderr_contains(
+            "unknown geo-replication option \"sync-job\" (did you mean sync-jobs?)",
+        );
     for (key, value, says) in [
         ("sync-jobs", "0", "is not in 1..=100"),
         ("use-meta-volume", "maybe", "is not true or false"),
         ("pid_file", "/tmp/x", "reserved"),
         ("use-tarssh", "true", "unknown"),
     ] {
-        let (code, _, err) = fake.run(&with_session("config", &[key, value]));
-        assert_eq!(code, 3, "{key}: {err}");
-        assert!(err.contains(says), "{key}: {err}");
+        fake.run(&with_session("config", &[key, value]))
+            .expect_code(3)
+            .expect_stderr_contains(says);
     }
-    let (code, _, err) = fake.run(&["start", "pvol", "host:svol"]);
-    assert_eq!(code, 3, "{err}");
-    assert!(err.contains("expected [USER@]HOST::VOLUME"), "{err}");
+    fake.run(&["start", "pvol", "host:svol"])
+        .expect_code(3)
+        .expect_stderr_contains("expected [USER@]HOST::VOLUME");
     assert_eq!(
         fake.calls(),
         Vec::<String>::new(),
         "gluster must not have been called"
     );
-    let (code, out, err) = fake.run(&with_session("config", &["sync_jobs", "5"]));
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.trim(), "sync-jobs = 5");
-    assert!(err.contains("restarts a running session"), "{err}");
+    let ran = fake.run(&with_session("config", &["sync_jobs", "5"]));
+    ran.expect_code(0)
+        .expect_stderr_contains("restarts a running session");
+    assert_eq!(ran.stdout().trim(), "sync-jobs = 5", "{ran}");
     assert_eq!(
         fake.calls(),
         vec![
@@ -124,18 +119,19 @@ fn invalid_config_is_refused_before_gluster_is_called() {
 fn status_shows_the_roll_up_and_each_brick() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let fake = Fake::new("status-replica-faulty.xml");
-    let (code, out, err) = fake.run(&["status", "pvol", "192.0.2.102::svol"]);
-    assert_eq!(code, 0, "{err}");
+    let ran = fake.run(&["status", "pvol", "192.0.2.102::svol"]);
+    ran.expect_code(0)
+        .expect_stdout_contains("/tmp/grx/p/bricks/b1")
+        .expect_stdout_contains("/tmp/grx/p/bricks/b2");
+    let out = ran.stdout();
     assert!(
         out.starts_with("pvol -> 192.0.2.102::svol  user root  status FAULTY\n"),
-        "{out}"
+        "{ran}"
     );
-    assert!(out.contains("/tmp/grx/p/bricks/b1"), "{out}");
-    assert!(out.contains("/tmp/grx/p/bricks/b2"), "{out}");
-    assert_eq!(out.matches("Faulty").count(), 2, "{out}");
-    let (code, out, _) = fake.run(&["status", "--json"]);
-    assert_eq!(code, 0);
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out.matches("Faulty").count(), 2, "{ran}");
+    let ran = fake.run(&["status", "--json"]);
+    ran.expect_code(0);
+    let json: serde_json::Value = serde_json::from_str(ran.stdout()).unwrap();
     assert_eq!(json[0]["status"], "FAULTY");
     assert_eq!(json[0]["details"][1]["status"], "FAULTY");
     assert_eq!(
@@ -149,14 +145,19 @@ fn exists_and_running_answer_with_exit_codes() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // A session that shows Created after a start: it exists but does not run.
     let fake = Fake::new("status-replica-created.xml");
-    assert_eq!(fake.run(&with_session("exists", &[])).0, 0);
-    let (code, out, _) = fake.run(&with_session("running", &[]));
-    assert_eq!((code, out.trim()), (1, "no"));
+    fake.run(&with_session("exists", &[])).expect_code(0);
+    let ran = fake.run(&with_session("running", &[]));
+    assert_eq!((ran.code(), ran.stdout().trim()), (Some(1), "no"), "{ran}");
     let fake = Fake::new("status-replica-active.xml");
-    let (code, out, _) = fake.run(&with_session("running", &["--json"]));
-    assert_eq!((code, out.trim()), (0, r#"{"running":true}"#));
+    let ran = fake.run(&with_session("running", &["--json"]));
+    assert_eq!(
+        (ran.code(), ran.stdout().trim()),
+        (Some(0), r#"{"running":true}"#),
+        "{ran}"
+    );
     // Another secondary of the same volume does not exist.
-    assert_eq!(fake.run(&["exists", "pvol", "192.0.2.102::other"]).0, 1);
+    fake.run(&["exists", "pvol", "192.0.2.102::other"])
+        .expect_code(1);
 }
 
 #[test]
@@ -169,8 +170,8 @@ fn gluster_failures_exit_4_with_glusters_message() {
         fake.dir.path().join("ok.xml"),
     )
     .unwrap();
-    let (code, _, err) = fake.run(&with_session("resume", &[]));
-    assert_eq!(code, 4, "{err}");
-    assert!(err.contains("is not Paused."), "{err}");
-    assert!(err.contains("opRet 2"), "{err}");
+    fake.run(&with_session("resume", &[]))
+        .expect_code(4)
+        .expect_stderr_contains("is not Paused.")
+        .expect_stderr_contains("opRet 2");
 }

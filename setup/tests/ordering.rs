@@ -21,7 +21,7 @@ use ganesha_ha::model::{model, GRACE_CLONE};
 use ganesha_ha::spec::ClusterSpec;
 use ganesha_ha::status::{self, ClusterState};
 use ganesha_lab::graph::{OfflineCib, TransitionGraph as Graph};
-use util::offline::{spec, verify};
+use util::offline::{spec, stdout_of, verify};
 
 const NODES: [&str; 3] = ["node1", "node2", "node3"];
 /// node1 fails in every scenario.
@@ -44,7 +44,7 @@ fn attribute(sim: &OfflineCib, cib: &str, node: &str, name: &str, value: Option<
 fn placement_in(sim: &OfflineCib, cib: &str) -> Placement {
     let mut cmd = sim.command("crm_mon", Some(&sim.path(cib)));
     cmd.args(["-1", "--output-as=xml"]);
-    let xml = sim.run(cmd).unwrap_or_else(|e| panic!("{e}"));
+    let xml = stdout_of(cmd);
     Placement(status::parse(&xml).unwrap())
 }
 

@@ -5,8 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::os::unix::fs::PermissionsExt;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use ganesha_testkit::TestCommand;
 
 /// Every program a command runs (locally or, through ssh, on a node).
 const TOOLS: [&str; 8] = [
@@ -59,21 +60,17 @@ fn the_timeout_bounds_every_step_together() {
         for (args, want) in commands {
             let bin = &bin;
             scope.spawn(move || {
-                let started = Instant::now();
-                let out = Command::new(env!("CARGO_BIN_EXE_ganesha-ha"))
+                let ran = TestCommand::program(env!("CARGO_BIN_EXE_ganesha-ha"))
                     .args(args)
                     .args(["--config", c, "--timeout", "3"])
                     .env_clear()
                     .env("PATH", bin)
-                    .output()
-                    .unwrap();
-                let took = started.elapsed();
-                let err = String::from_utf8_lossy(&out.stderr);
-                assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-                assert!(err.contains(want), "{args:?}: {err}");
+                    .run();
+                ran.expect_code(1).expect_stderr_contains(want);
+                let took = ran.elapsed();
                 assert!(
                     took >= Duration::from_millis(2900) && took < Duration::from_secs(10),
-                    "{args:?} took {took:?}, its budget was 3 s: {err}"
+                    "took {took:?}, its budget was 3 s:\n{ran}"
                 );
             });
         }

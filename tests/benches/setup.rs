@@ -9,8 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::bins::ganesha_ha_bin;
-use ganesha_e2e::lab::{bare_lab_with_agents, is_root, lab_with_agents};
+use ganesha_e2e::lab::{bare_lab_with_agents, ganesha_ha, is_root, lab_with_agents};
 
 const RUNS: usize = 3;
 
@@ -41,18 +40,12 @@ fn run() {
         let file = lab.root_dir().join("ganesha-ha.conf");
         std::fs::write(&file, conf).unwrap();
         let t = Instant::now();
-        let out = lab
-            .node(0)
-            .command(ganesha_ha_bin())
-            .args(["setup", "--config", &file.display().to_string()])
-            .output()
-            .unwrap();
-        let took = t.elapsed();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let setup = ganesha_ha(
+            lab.node(0),
+            &["setup", "--config", &file.display().to_string()],
         );
+        let took = t.elapsed();
+        setup.expect_success();
         println!(
             "run {run}: cluster formed in {:.1?}, setup to every resource started {took:.1?}",
             lab.startup_time()
@@ -81,21 +74,15 @@ fn run() {
         let file = lab.root_dir().join("ganesha-ha.conf");
         std::fs::write(&file, conf).unwrap();
         let t = Instant::now();
-        let out = lab
-            .node(0)
-            .command(ganesha_ha_bin())
-            .args(["setup", "--config", &file.display().to_string()])
-            .output()
-            .unwrap();
-        let total = t.elapsed();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        let setup = ganesha_ha(
+            lab.node(0),
+            &["setup", "--config", &file.display().to_string()],
         );
+        let total = t.elapsed();
+        setup.expect_success();
         // "[  5.6s] cluster formed: ..."
-        let formed = stdout
+        let formed = setup
+            .stdout()
             .lines()
             .find(|l| l.contains("cluster formed"))
             .and_then(|l| l.trim_start_matches('[').split('s').next())

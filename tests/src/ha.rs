@@ -5,15 +5,14 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ganesha_lab::util::run_bounded;
 use ganesha_lab::{Lab, Node};
 
-use crate::bins::ganesha_ha_bin;
-use crate::lab::lab_with_agents;
+use crate::lab::{ganesha_ha, ganesha_ha_in, in_node, lab_with_agents};
 use crate::log::{first_logged, log_line_after};
 use crate::watch::{grace_of, local_addresses, GraceHistory, VipHistory};
 
@@ -60,49 +59,6 @@ pub struct Ha {
     pub conf: PathBuf,
     /// Export-relative file name and contents, written before any failure.
     pub files: Vec<(String, Vec<u8>)>,
-}
-
-/// Output of a command run in a node; `Display` shows everything needed to debug it.
-pub struct Ran {
-    pub command: String,
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl std::fmt::Display for Ran {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "$ {}\nexit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.command, self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-/// Runs `program args` in `node`, bounded by `timeout`; never panics (a timeout is exit -1).
-pub fn run_in(node: &Node, program: impl AsRef<Path>, args: &[&str], timeout: Duration) -> Ran {
-    let program = program.as_ref();
-    let command = format!(
-        "{} (in {}) {}",
-        program.display(),
-        node.name(),
-        args.join(" ")
-    );
-    match run_bounded(node.command(program).args(args), timeout) {
-        Ok(o) => Ran {
-            command,
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        },
-        Err(e) => Ran {
-            command,
-            code: -1,
-            stdout: String::from_utf8_lossy(&e.stdout).into_owned(),
-            stderr: format!("{}\n{e}", String::from_utf8_lossy(&e.stderr)),
-        },
-    }
 }
 
 /// Deterministic test data (a text file and a binary one with every byte value).
@@ -155,11 +111,11 @@ impl Ha {
             std::fs::write(export.join(name), data).unwrap();
         }
         let ha = Ha { lab, conf, files };
-        let setup = ha.ganesha_ha(
+        ganesha_ha(
             ha.lab.node(0),
             &["setup", "--config", &ha.conf.display().to_string()],
-        );
-        assert_eq!(setup.code, 0, "ganesha-ha setup failed:\n{setup}");
+        )
+        .expect_success();
         ha.wait_serving(SERVE_BOUND);
         ha
     }
@@ -176,10 +132,6 @@ impl Ha {
     pub fn vip(&self, node: &str) -> Ipv4Addr {
         let i = self.names().iter().position(|n| n == node).unwrap();
         vip_of(i)
-    }
-
-    pub fn ganesha_ha(&self, node: &Node, args: &[&str]) -> Ran {
-        run_in(node, ganesha_ha_bin(), args, Duration::from_secs(120))
     }
 
     /// A node that runs Pacemaker's controller and has its address (checked without
@@ -200,15 +152,16 @@ impl Ha {
     pub fn context(&self) -> String {
         let mut s = String::new();
         for node in self.lab.nodes() {
-            let r = run_in(
-                node,
-                "crm_mon",
-                &["--one-shot", "-A", "-f", "--fence-history=2", "--inactive"],
-                Duration::from_secs(15),
-            );
-            s.push_str(&format!("=== crm_mon on {}\n{}\n", node.name(), r.stdout));
-            if r.code != 0 {
-                s.push_str(&format!("{r}\n"));
+            let crm_mon = in_node(node, "crm_mon")
+                .args(["--one-shot", "-A", "-f", "--fence-history=2", "--inactive"])
+                .timeout(Duration::from_secs(15))
+                .try_run();
+            let stdout = crm_mon.as_ref().map_or("", |r| r.stdout());
+            s.push_str(&format!("=== crm_mon on {}\n{stdout}\n", node.name()));
+            match crm_mon {
+                Ok(r) if r.success() => {}
+                Ok(r) => s.push_str(&format!("{r}\n")),
+                Err(e) => s.push_str(&format!("{e}\n")),
             }
         }
         // The fencer's and controller's last words about fencing, and any fatal exit.
@@ -252,7 +205,8 @@ impl Ha {
         t.elapsed()
     }
 
-    /// Reads `file` through `vip` from `client` with nfs-cat (NFSv4.0, one-shot).
+    /// Reads `file` through `vip` from `client` with nfs-cat (NFSv4.0, one-shot). Not through
+    /// `TestCommand`, whose output is text: the files compared here are binary.
     pub fn read(&self, client: &Node, vip: Ipv4Addr, file: &str) -> Result<Vec<u8>, String> {
         let url = format!("nfs://{vip}/export/{file}?version=4");
         match run_bounded(client.command("nfs-cat").arg(&url), Duration::from_secs(10)) {
@@ -339,11 +293,19 @@ impl Ha {
         );
     }
 
-    /// `ganesha-ha status --json`, parsed.
-    pub fn status(&self) -> (serde_json::Value, Ran) {
-        let r = self.ganesha_ha(self.live_node(), &["status", "--json"]);
-        let v = serde_json::from_str(&r.stdout).unwrap_or(serde_json::Value::Null);
-        (v, r)
+    /// `ganesha-ha status --json`, parsed (`Null` when it did not answer), and the report of
+    /// the call.
+    pub fn status_json(&self) -> (serde_json::Value, String) {
+        match ganesha_ha_in(self.live_node())
+            .args(["status", "--json"])
+            .try_run()
+        {
+            Ok(r) => (
+                serde_json::from_str(r.stdout()).unwrap_or(serde_json::Value::Null),
+                r.to_string(),
+            ),
+            Err(e) => (serde_json::Value::Null, e),
+        }
     }
 
     /// The cluster ends HEALTHY with no failed action left. `expected` names the failed
@@ -358,7 +320,7 @@ impl Ha {
             "ganesha-ha status HEALTHY, no failed action",
             Duration::from_secs(90),
             || {
-                let (v, r) = self.status();
+                let (v, r) = self.status_json();
                 let failed = v["failed_actions"].as_array().cloned().unwrap_or_default();
                 for f in &failed {
                     let op = f["operation"].as_str().unwrap_or_default().to_owned();
@@ -370,13 +332,11 @@ impl Ha {
                     // The resource id is the operation id without `_<action>_<interval>`.
                     let rsc = op.rsplitn(3, '_').last().unwrap_or_default().to_owned();
                     let node = f["node"].as_str().unwrap_or_default().to_owned();
-                    let c = run_in(
-                        self.live_node(),
-                        "crm_resource",
-                        &["--cleanup", "--resource", &rsc, "--node", &node],
-                        Duration::from_secs(60),
-                    );
-                    assert_eq!(c.code, 0, "{c}");
+                    in_node(self.live_node(), "crm_resource")
+                        .args(["--cleanup", "--resource", &rsc, "--node", &node])
+                        .timeout(Duration::from_secs(60))
+                        .run()
+                        .expect_success();
                     cleaned.push(format!("{op} on {node}"));
                 }
                 failed.is_empty() && v["verdict"] == "HEALTHY"
@@ -443,7 +403,7 @@ impl Ha {
 }
 
 /// Reads `file` through `vip` with nfs-cat (NFSv4.0, one-shot) from the network namespace of
-/// the node whose holder is `client`.
+/// the node whose holder is `client` (binary, as [`Ha::read`]).
 pub fn read_from(client: u32, vip: Ipv4Addr, file: &str) -> Result<Vec<u8>, String> {
     read_within(client, vip, file, Duration::from_secs(10))
 }

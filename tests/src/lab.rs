@@ -1,8 +1,12 @@
-//! Labs with this build's agents and fence agent, and `ganesha-ha` run inside a node.
+//! Labs with this build's agents and fence agent, and commands (`ganesha-ha` among them) run
+//! inside a node.
 
+use std::ffi::OsStr;
 use std::time::{Duration, Instant};
 
+use ganesha_lab::util::DEFAULT_TIMEOUT;
 use ganesha_lab::{Lab, LabOptions, Node};
+use ganesha_testkit::{Ran, TestCommand};
 
 use crate::bins::{bin_dir, ganesha_ha_bin};
 
@@ -40,14 +44,28 @@ pub fn bare_lab_with_agents(nodes: usize) -> Lab {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Runs this build's `ganesha-ha` inside `node`: (exit code, stdout, stderr).
-pub fn ganesha_ha(node: &Node, args: &[&str]) -> (i32, String, String) {
-    let out = node.command(ganesha_ha_bin()).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+/// How long `ganesha-ha` may run in a node: longer than its own default `--timeout` (120 s),
+/// so that a step that hangs is reported by `ganesha-ha` itself.
+pub const GANESHA_HA_BOUND: Duration = Duration::from_secs(180);
+
+/// `program` inside `node`, bounded as `Node::run` is.
+pub fn in_node(node: &Node, program: impl AsRef<OsStr>) -> TestCommand {
+    let mut cmd = TestCommand::new(node.command(program));
+    cmd.timeout(DEFAULT_TIMEOUT);
+    cmd
+}
+
+/// This build's `ganesha-ha` inside `node`, bounded by [`GANESHA_HA_BOUND`].
+pub fn ganesha_ha_in(node: &Node) -> TestCommand {
+    let mut cmd = in_node(node, ganesha_ha_bin());
+    cmd.timeout(GANESHA_HA_BOUND);
+    cmd
+}
+
+/// Runs this build's `ganesha-ha args` inside `node` to its end; check it with `Ran`'s
+/// `expect_*`.
+pub fn ganesha_ha(node: &Node, args: &[&str]) -> Ran {
+    ganesha_ha_in(node).args(args).run()
 }
 
 /// Waits (at most 40 s, for a grace period) until `nfs-cat` reads the lab's hello file
@@ -56,18 +74,18 @@ pub fn wait_serving(lab: &Lab, vip: &str) {
     let url = format!("nfs://{vip}/export/hello.txt?version=4");
     let t = Instant::now();
     loop {
-        let read = lab
-            .node(1)
-            .run_timeout("nfs-cat", &[&url], Duration::from_secs(5));
-        if read
-            .as_ref()
-            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("hello"))
-        {
+        let read = in_node(lab.node(1), "nfs-cat")
+            .arg(&url)
+            .timeout(Duration::from_secs(5))
+            .try_run()
+            .and_then(Ran::checked);
+        if read.as_ref().is_ok_and(|r| r.stdout().contains("hello")) {
             return;
         }
         assert!(
             t.elapsed() < Duration::from_secs(40),
-            "{vip} does not serve: {read:?}"
+            "{vip} does not serve: {}",
+            read.map_or_else(|e| e, |r| r.to_string())
         );
         std::thread::sleep(Duration::from_millis(500));
     }

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ganesha_lab::util::run_bounded;
 use ganesha_lab::Lab;
+use ganesha_testkit::{Ran, TestCommand};
 
 // The pollers never enter a node: a process inside a node while the lab powers it on again
 // (fencing's reboot) makes it keep the old /run, as if the machine had not rebooted. They
@@ -21,20 +20,21 @@ use ganesha_lab::Lab;
 /// answer within 2 s).
 pub fn grace_of(holder: u32) -> Option<bool> {
     let bus = format!("--bus=unix:path=/proc/{holder}/root/run/dbus/system_bus_socket");
-    let out = run_bounded(
-        Command::new("dbus-send").args([
+    let reply = TestCommand::program("dbus-send")
+        .args([
             bus.as_str(),
             "--print-reply",
             "--reply-timeout=2000",
             "--dest=org.ganesha.nfsd",
             "/org/ganesha/nfsd/admin",
             "org.ganesha.nfsd.admin.get_grace",
-        ]),
-        Duration::from_secs(3),
-    )
-    .ok()
-    .filter(|o: &Output| o.status.success())?;
-    String::from_utf8_lossy(&out.stdout)
+        ])
+        .timeout(Duration::from_secs(3))
+        .try_run()
+        .ok()
+        .filter(Ran::success)?;
+    reply
+        .stdout()
         .lines()
         .find_map(|l| l.trim().strip_prefix("boolean ").map(|b| b == "true"))
 }

@@ -7,20 +7,21 @@
 
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::lab::{ganesha_ha, lab_with_agents};
+use ganesha_e2e::lab::{ganesha_ha, in_node, lab_with_agents};
 use ganesha_lab::{FailMode, Lab};
+use ganesha_testkit::Ran;
 
 const NODES: [&str; 3] = ["192.0.2.11", "192.0.2.12", "192.0.2.13"];
 
 fn read(lab: &Lab, server: &str) -> Option<String> {
     let url = format!("nfs://{server}/data2/f.txt?version=4");
-    let out = lab
-        .node(1)
-        .run_timeout("nfs-cat", &[&url], Duration::from_secs(5))
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    in_node(lab.node(1), "nfs-cat")
+        .arg(&url)
+        .timeout(Duration::from_secs(5))
+        .try_run()
+        .ok()
+        .filter(Ran::success)
+        .map(|r| r.stdout().to_owned())
 }
 
 /// Waits (at most 40 s: a daemon may still be in its start-up grace period) until every
@@ -65,17 +66,17 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
     let node1 = lab.node(0);
     let data = data.display().to_string();
 
-    let (code, out, err) = ganesha_ha(
+    let added = ganesha_ha(
         node1,
         &[
             "export", "add", "data2", "--path", &data, "--pseudo", "/data2", "--config", &conf,
         ],
     );
-    assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(out.matches(": ok").count(), 3, "{out}");
+    added.expect_success();
+    assert_eq!(added.stdout().matches(": ok").count(), 3, "{added}");
     assert!(
-        out.contains("(Export_Id 2)"),
-        "the lab's own export has id 1: {out}"
+        added.stdout().contains("(Export_Id 2)"),
+        "the lab's own export has id 1: {added}"
     );
     wait_all(&lab, true);
     for n in lab.nodes() {
@@ -83,9 +84,9 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
         assert!(text.contains("%include"), "{}: {text}", n.name());
     }
 
-    let (code, out, _) = ganesha_ha(node1, &["export", "list", "--json", "--config", &conf]);
-    assert_eq!(code, 0);
-    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let listed = ganesha_ha(node1, &["export", "list", "--json", "--config", &conf]);
+    listed.expect_code(0);
+    let list: serde_json::Value = serde_json::from_str(listed.stdout()).unwrap();
     assert_eq!(list[0]["name"], "data2");
     assert_eq!(list[0]["id"], 2);
     for (args, want) in [
@@ -96,9 +97,9 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
         let mut argv = vec!["export", "add"];
         argv.extend(args);
         argv.extend(["--config", &conf]);
-        let (code, _, err) = ganesha_ha(node1, &argv);
-        assert_eq!(code, 1, "{argv:?}");
-        assert!(err.contains(want), "{argv:?}: {err}");
+        ganesha_ha(node1, &argv)
+            .expect_code(1)
+            .expect_stderr_contains(want);
     }
 
     // A change to the export's file reaches every node with refresh-config.
@@ -111,23 +112,26 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
         text.replace("Access_Type = RW;", "Access_Type = None;"),
     )
     .unwrap();
-    let (code, out, err) = ganesha_ha(node1, &["refresh-config", "data2", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    assert_eq!(out.matches("UpdateExport: ok").count(), 3, "{out}");
+    let refreshed = ganesha_ha(node1, &["refresh-config", "data2", "--config", &conf]);
+    refreshed.expect_success();
+    assert_eq!(
+        refreshed.stdout().matches("UpdateExport: ok").count(),
+        3,
+        "{refreshed}"
+    );
     wait_all(&lab, false);
     std::fs::write(&file, &text).unwrap();
-    let (code, out, _) = ganesha_ha(node1, &["refresh-config", "2", "--config", &conf]);
-    assert_eq!(code, 0, "{out}");
+    ganesha_ha(node1, &["refresh-config", "2", "--config", &conf]).expect_code(0);
     wait_all(&lab, true);
 
     // A node whose ganesha is down fails on its own; the others succeed.
     lab.node(2).fail(FailMode::KillGanesha).unwrap();
-    let (code, out, _) = ganesha_ha(
+    let refreshed = ganesha_ha(
         node1,
         &["refresh-config", "data2", "--json", "--config", &conf],
     );
-    assert_eq!(code, 1, "{out}");
-    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
+    refreshed.expect_code(1);
+    let results: serde_json::Value = serde_json::from_str(refreshed.stdout()).unwrap();
     let ok: Vec<(String, bool)> = results
         .as_array()
         .unwrap()
@@ -149,8 +153,7 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
     );
     lab.node(2).heal().unwrap();
 
-    let (code, out, err) = ganesha_ha(node1, &["export", "remove", "data2", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    ganesha_ha(node1, &["export", "remove", "data2", "--config", &conf]).expect_success();
     wait_all(&lab, false);
     assert!(!file.exists());
     for n in lab.nodes() {

@@ -17,6 +17,7 @@
 
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::{GANESHA_ACTIVE, GRACE_ACTIVE, MON_AGENT};
 use ganesha_e2e::ha::{
     assert_failover_order, assert_fenced_before_vip, assert_others_stayed_home, Ha, SERVE_BOUND,
 };
@@ -131,10 +132,10 @@ fn node_failure(ha: &Ha, victim: usize, how: FailMode) {
                 &marks,
                 &[
                     "nfs-mon",
-                    "ganesha-active",
-                    "grace-active",
+                    GANESHA_ACTIVE,
+                    GRACE_ACTIVE,
                     "transient",
-                    "ganesha_mon"
+                    MON_AGENT
                 ]
             ),
             ha.context()

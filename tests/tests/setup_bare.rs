@@ -56,11 +56,16 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
     let node1 = lab.node(0);
 
     let t = Instant::now();
-    let (code, out, err) = ganesha_ha(node1, &["setup", "--config", &conf]);
-    assert_eq!(code, 0, "setup failed:\n{out}\n{err}");
-    println!("setup on 4 bare nodes: {:.1?}\n{out}", t.elapsed());
-    assert!(out.contains("cluster formed"), "{out}");
-    assert!(out.contains("cluster HEALTHY"), "{out}");
+    let setup = ganesha_ha(node1, &["setup", "--config", &conf]);
+    setup
+        .expect_success()
+        .expect_stdout_contains("cluster formed")
+        .expect_stdout_contains("cluster HEALTHY");
+    println!(
+        "setup on 4 bare nodes: {:.1?}\n{}",
+        t.elapsed(),
+        setup.stdout()
+    );
     for n in lab.nodes() {
         assert!(n.has_cluster_config() && n.stack_running(), "{}", n.name());
     }
@@ -72,16 +77,17 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
     }
 
     // Idempotent: nothing is written the second time.
-    let (code, out, err) = ganesha_ha(node1, &["setup", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("nothing to change"), "{out}");
-    assert!(!out.contains("cluster formed"), "{out}");
+    let again = ganesha_ha(node1, &["setup", "--config", &conf]);
+    again
+        .expect_success()
+        .expect_stdout_contains("nothing to change");
+    assert!(!again.stdout().contains("cluster formed"), "{again}");
 
     // delete node4: out of the cluster and the configuration; the others keep running.
     let before = ganesha_pids(&lab, 3);
-    let (code, out, err) = ganesha_ha(node1, &["delete", "node4", "--config", &conf]);
-    assert_eq!(code, 0, "delete failed:\n{out}\n{err}");
-    println!("{out}");
+    let deleted = ganesha_ha(node1, &["delete", "node4", "--config", &conf]);
+    deleted.expect_success();
+    println!("{}", deleted.stdout());
     let n4 = lab.node(3);
     assert!(!n4.stack_running() && !n4.has_cluster_config());
     let text = std::fs::read_to_string(&conf).unwrap();
@@ -94,9 +100,9 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
         text.starts_with("# written by setup_bare.rs"),
         "comments kept:\n{text}"
     );
-    let (code, status, _) = ganesha_ha(node1, &["status", "--json"]);
-    assert_eq!(code, 0, "{status}");
-    assert!(!status.contains("node4"), "{status}");
+    let status = ganesha_ha(node1, &["status", "--json"]);
+    status.expect_code(0);
+    assert!(!status.stdout().contains("node4"), "{status}");
     assert_eq!(
         ganesha_pids(&lab, 3),
         before,
@@ -111,7 +117,7 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
     );
 
     // add node4 back: joins, its VIP serves; still nothing else restarted.
-    let (code, out, err) = ganesha_ha(
+    let added = ganesha_ha(
         node1,
         &[
             "add",
@@ -123,8 +129,8 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
             &conf,
         ],
     );
-    assert_eq!(code, 0, "add failed:\n{out}\n{err}");
-    println!("{out}");
+    added.expect_success();
+    println!("{}", added.stdout());
     assert!(n4.stack_running());
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(
@@ -143,17 +149,17 @@ fn setup_forms_a_cluster_on_bare_nodes_and_teardown_dissolves_it() {
         assert_eq!(holder, Some(format!("node{i}")), "VIPs stay home");
     }
     // Adding it twice is refused and changes nothing.
-    let (code, _, err) = ganesha_ha(node1, &["add", "node4", "192.0.2.105", "--config", &conf]);
-    assert_eq!(code, 1);
-    assert!(err.contains("already"), "{err}");
+    ganesha_ha(node1, &["add", "node4", "192.0.2.105", "--config", &conf])
+        .expect_code(1)
+        .expect_stderr_contains("already");
 
     // Teardown: no resource, no cluster; the recovery state stays.
-    let (code, out, err) = ganesha_ha(node1, &["teardown", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    let teardown = ganesha_ha(node1, &["teardown", "--config", &conf]);
+    teardown.expect_success();
     for n in lab.nodes() {
         assert!(
             !n.stack_running(),
-            "{}: stack still running\n{out}",
+            "{}: stack still running\n{teardown}",
             n.name()
         );
         assert!(!n.has_cluster_config(), "{}", n.name());

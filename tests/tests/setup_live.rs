@@ -6,12 +6,21 @@
 
 use std::time::Instant;
 
-use ganesha_e2e::lab::{ganesha_ha, lab_with_agents, wait_serving};
+use ganesha_e2e::lab::{ganesha_ha, in_node, lab_with_agents, wait_serving};
 use ganesha_lab::Node;
 
+/// `program args` inside `node`; its stdout, or the test fails with the full report.
+fn stdout(node: &Node, program: &str, args: &[&str]) -> String {
+    in_node(node, program)
+        .args(args)
+        .run()
+        .expect_success()
+        .stdout()
+        .to_owned()
+}
+
 fn epoch(node: &Node) -> String {
-    let out = node.run("cibadmin", &["--query"]).unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let text = stdout(node, "cibadmin", &["--query"]);
     let head = text.lines().next().unwrap_or_default().to_owned();
     head.split_whitespace()
         .find(|w| w.starts_with("epoch="))
@@ -45,15 +54,14 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
     let node1 = lab.node(0);
 
     let started = Instant::now();
-    let (code, out, err) = ganesha_ha(node1, &["setup", "--config", &conf]);
-    assert_eq!(code, 0, "setup failed:\n{out}\n{err}");
+    ganesha_ha(node1, &["setup", "--config", &conf])
+        .expect_success()
+        .expect_stdout_contains("cluster HEALTHY");
     println!(
         "setup on a formed 3-node cluster: {:.1?}",
         started.elapsed()
     );
-    assert!(out.contains("cluster HEALTHY"), "{out}");
-    let (code, status, _) = ganesha_ha(lab.node(1), &["status"]);
-    assert_eq!(code, 0, "{status}");
+    ganesha_ha(lab.node(1), &["status"]).expect_code(0);
 
     // Every VIP serves NFS (after any grace period).
     for vip in ["192.0.2.101", "192.0.2.102", "192.0.2.103"] {
@@ -62,9 +70,9 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
 
     // Idempotent: the second run writes nothing.
     let before = epoch(node1);
-    let (code, out, err) = ganesha_ha(node1, &["setup", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("nothing to change"), "{out}");
+    ganesha_ha(node1, &["setup", "--config", &conf])
+        .expect_success()
+        .expect_stdout_contains("nothing to change");
     assert_eq!(epoch(node1), before);
 
     // An invalid configuration: reported with its line, nothing changes.
@@ -74,21 +82,15 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
         text.replace("VIP_node3=192.0.2.103/24", "VIP_node3=192.0.2.1033"),
     )
     .unwrap();
-    let (code, _, err) = ganesha_ha(node1, &["setup", "--config", &bad.display().to_string()]);
-    assert_eq!(code, 1);
-    assert!(err.contains(":5: VIP_node3"), "{err}");
+    ganesha_ha(node1, &["setup", "--config", &bad.display().to_string()])
+        .expect_code(1)
+        .expect_stderr_contains(":5: VIP_node3");
     assert_eq!(epoch(node1), before);
 
     // Teardown: our resources go, the recovery state on the shared volume stays.
-    let (code, out, err) = ganesha_ha(node1, &["teardown", "--config", &conf]);
-    assert_eq!(code, 0, "{out}\n{err}");
+    ganesha_ha(node1, &["teardown", "--config", &conf]).expect_success();
     // The configuration sections (the status section keeps the operation history).
-    let section = |scope: &str| {
-        let out = node1
-            .run("cibadmin", &["--query", "--scope", scope])
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let section = |scope: &str| stdout(node1, "cibadmin", &["--query", "--scope", scope]);
     let (resources, constraints) = (section("resources"), section("constraints"));
     for id in ["nfs-ganesha-clone", "nfs-grace-clone", "node1-vip"] {
         let configured = resources.contains(&format!("id=\"{id}\""));
@@ -98,14 +100,13 @@ fn setup_starts_everything_once_and_refuses_an_invalid_configuration() {
         !constraints.contains("node1-vip-needs-ganesha"),
         "{constraints}"
     );
-    let (_, status, _) = ganesha_ha(node1, &["status", "--json"]);
-    assert!(status.contains("no VIP resource"), "{status}");
+    ganesha_ha(node1, &["status", "--json"]).expect_stdout_contains("no VIP resource");
     assert!(lab
         .shared_dir()
         .join("nfs-ganesha/node1/ganesha/v4recov")
         .is_dir());
-    let (code, out, _) = ganesha_ha(node1, &["teardown", "--config", &conf]);
-    assert_eq!(code, 0);
-    assert!(out.contains("nothing to remove"), "{out}");
+    ganesha_ha(node1, &["teardown", "--config", &conf])
+        .expect_success()
+        .expect_stdout_contains("nothing to remove");
     lab.down().unwrap_or_else(|e| panic!("{e}"));
 }

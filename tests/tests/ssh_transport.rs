@@ -6,18 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ganesha_e2e::lab::{ganesha_ha, lab_with_agents};
+use ganesha_testkit::TestCommand;
 
 fn keygen(file: &Path) {
-    let out = Command::new("ssh-keygen")
+    TestCommand::program("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(file)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+        .run()
+        .expect_success();
 }
 
 #[test]
@@ -97,17 +96,16 @@ fn ssh_reaches_a_node_with_its_host_key_checked() {
 
     let node1 = lab.node(0);
     let data = data.display().to_string();
-    let (code, out, err) = ganesha_ha(
+    let added = ganesha_ha(
         node1,
         &["export", "add", "data3", "--path", &data, "--config", &good],
     );
-    assert_eq!(
-        code,
-        0,
-        "{out}\n{err}\nsshd: {}",
+    assert!(
+        added.success(),
+        "{added}\nsshd: {}",
         std::fs::read_to_string(&log).unwrap()
     );
-    assert_eq!(out.matches(": ok").count(), 2, "{out}");
+    assert_eq!(added.stdout().matches(": ok").count(), 2, "{added}");
     let text = node2.read_file("/etc/ganesha/ganesha.conf").unwrap();
     assert!(
         text.contains("export.data3.conf"),
@@ -120,14 +118,14 @@ fn ssh_reaches_a_node_with_its_host_key_checked() {
     );
 
     // A host key that does not match: node2 fails with ssh's reason, node1 still succeeds.
-    let (code, out, _) = ganesha_ha(
+    let refreshed = ganesha_ha(
         node1,
         &["refresh-config", "data3", "--json", "--config", &bad],
     );
-    assert_eq!(code, 1, "{out}");
-    let results: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(results[0]["ok"], true, "{out}");
-    assert_eq!(results[1]["ok"], false, "{out}");
+    refreshed.expect_code(1);
+    let results: serde_json::Value = serde_json::from_str(refreshed.stdout()).unwrap();
+    assert_eq!(results[0]["ok"], true, "{refreshed}");
+    assert_eq!(results[1]["ok"], false, "{refreshed}");
     let reason = results[1]["message"].as_str().unwrap();
     assert!(
         reason.contains("Host key verification failed")

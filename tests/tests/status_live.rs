@@ -6,33 +6,26 @@
 use std::time::{Duration, Instant};
 
 use ganesha_agents::names::GANESHA_ACTIVE;
-use ganesha_e2e::bins::ganesha_ha_bin;
-use ganesha_e2e::lab::lab_with_agents;
+use ganesha_e2e::lab::{ganesha_ha_in, in_node, lab_with_agents};
 use ganesha_ha::model::model;
 use ganesha_lab::{ha_model, Node};
 
-fn status(node: &Node) -> (i32, String) {
-    let out = node
-        .command(ganesha_ha_bin())
-        .args(["status", "--json"])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
+/// Polls `ganesha-ha status --json` in `node` until it exits `code` with output that passes
+/// `check` (at most 90 s); that output.
 fn wait_for(node: &Node, code: i32, what: &str, check: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
-        let (got, json) = status(node);
-        if got == code && check(&json) {
-            return json;
+        let status = ganesha_ha_in(node).args(["status", "--json"]).try_run();
+        match &status {
+            Ok(ran) if ran.code() == Some(code) && check(ran.stdout()) => {
+                return ran.stdout().to_owned()
+            }
+            _ => {}
         }
         assert!(
             started.elapsed() < Duration::from_secs(90),
-            "{what}: status exit {got}, expected {code}:\n{json}"
+            "{what}: expected status exit {code}:\n{}",
+            status.map_or_else(|e| e, |r| r.to_string())
         );
         std::thread::sleep(Duration::from_millis(300));
     }
@@ -54,41 +47,35 @@ fn status_reports_healthy_failover_and_bad_from_a_live_cluster() {
     );
 
     // node1 in standby: its VIP goes to its ring successor (node3), still served.
-    observer
-        .run(
-            "crm_attribute",
-            &["--node", "node1", "--name", "standby", "--update", "on"],
-        )
-        .unwrap();
+    in_node(observer, "crm_attribute")
+        .args(["--node", "node1", "--name", "standby", "--update", "on"])
+        .run()
+        .expect_success();
     let failover = wait_for(observer, 3, "FAILOVER", |j| {
         j.contains("\"resource\": \"node1-vip\",\n      \"home\": \"node1\",\n      \"current\": \"node3\"")
     });
     assert!(failover.contains("node1 is in standby"), "{failover}");
-    observer
-        .run(
-            "crm_attribute",
-            &["--node", "node1", "--name", "standby", "--delete"],
-        )
-        .unwrap();
+    in_node(observer, "crm_attribute")
+        .args(["--node", "node1", "--name", "standby", "--delete"])
+        .run()
+        .expect_success();
     wait_for(observer, 0, "HEALTHY again", |j| {
         j.contains("\"verdict\": \"HEALTHY\"")
     });
 
     // A VIP stopped by the administrator: not served anywhere.
-    observer
-        .run(
-            "crm_resource",
-            &[
-                "--resource",
-                "node2-vip",
-                "--meta",
-                "--set-parameter",
-                "target-role",
-                "--parameter-value",
-                "Stopped",
-            ],
-        )
-        .unwrap();
+    in_node(observer, "crm_resource")
+        .args([
+            "--resource",
+            "node2-vip",
+            "--meta",
+            "--set-parameter",
+            "target-role",
+            "--parameter-value",
+            "Stopped",
+        ])
+        .run()
+        .expect_success();
     let bad = wait_for(observer, 4, "BAD", |j| {
         j.contains("node2-vip is not running anywhere")
     });

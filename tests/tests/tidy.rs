@@ -3,7 +3,8 @@
 //! - the crate graph is the one the architecture describes (`ocf` imports nothing of the
 //!   project);
 //! - every external call of the product goes through the one bounded runner
-//!   (`ocf/src/command.rs`);
+//!   (`ocf/src/command.rs`), and every command a test or bench runs goes through
+//!   `ganesha_testkit::TestCommand` (`testkit/src/command.rs`), which uses that runner;
 //! - code and docs name only files that are in the repository, and no issue numbers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -130,6 +131,11 @@ fn product_part(text: &str) -> &str {
     text.find("#[cfg(test)]").map_or(text, |at| &text[..at])
 }
 
+/// A line without its comment.
+fn code_part(line: &str) -> &str {
+    line.split("//").next().unwrap_or_default()
+}
+
 /// Calls that wait for a child process without a bound, and the places allowed to make them,
 /// each with the reason.
 const UNBOUNDED_CALLS: [&str; 4] = [".output()", ".status()", ".wait()", ".wait_with_output()"];
@@ -165,7 +171,7 @@ fn every_external_call_goes_through_the_bounded_runner() {
             }
             let text = fs::read_to_string(&file).unwrap();
             for (n, line) in product_part(&text).lines().enumerate() {
-                let code = line.split("//").next().unwrap_or_default();
+                let code = code_part(line);
                 if UNBOUNDED_CALLS.iter().any(|call| code.contains(call)) {
                     found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
                 }
@@ -176,6 +182,119 @@ fn every_external_call_goes_through_the_bounded_runner() {
         found.is_empty(),
         "unbounded process waits outside ocf::command (use ocf::command::output or add the \
          file to ALLOWED_UNBOUNDED with the reason):\n{}",
+        found.join("\n")
+    );
+}
+
+/// In a test or bench, starting a process is a way around `TestCommand` as much as waiting
+/// for one is: `TestCommand` bounds the command and, when an expectation fails, shows its
+/// command line, status, time and both output streams.
+const SPAWN_CALL: &str = ".spawn()";
+
+/// The test code allowed one of [`UNBOUNDED_CALLS`] or [`SPAWN_CALL`]: (file, call, reason).
+const ALLOWED_DIRECT: [(&str, &str, &str); 9] = [
+    (
+        "agents/tests/util/dbus.rs",
+        ".spawn()",
+        "starts a private dbus-daemon for the whole test and reads its address from its stdout",
+    ),
+    (
+        "agents/tests/util/dbus.rs",
+        ".wait()",
+        "reaps that dbus-daemon after killing it when the test ends",
+    ),
+    (
+        "agents/tests/fake_dbus_peers.rs",
+        ".spawn()",
+        "starts a stand-in ganesha.nfsd that must stay alive while the agent checks its pid",
+    ),
+    (
+        "agents/tests/fake_dbus_peers.rs",
+        ".wait()",
+        "reaps that stand-in after killing it by pid",
+    ),
+    (
+        "agents/tests/in_cluster.rs",
+        ".wait()",
+        "reaps a stand-in daemon (started with Node::spawn) after killing it by pid",
+    ),
+    (
+        "agents/benches/monitor.rs",
+        ".status()",
+        "the measured loop: a runner's pipes and reader threads would add to the agent's own cost",
+    ),
+    (
+        "georep/tests/util/mod.rs",
+        ".spawn()",
+        "starts glusterd and the namespace holders, which run until the harness is dropped",
+    ),
+    (
+        "georep/tests/util/mod.rs",
+        ".wait()",
+        "reaps those daemons after killing them when the harness is dropped",
+    ),
+    (
+        "tests/tests/ssh_transport.rs",
+        ".wait()",
+        "reaps the test's sshd (started with Node::spawn) after killing it by pid",
+    ),
+];
+
+/// Integration tests, benches and the end-to-end harness: every crate's `tests/` and
+/// `benches/`, and `tests/src/`.
+fn test_code(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for (dir, _) in CRATES {
+        rust_files(&root.join(dir).join("tests"), &mut files);
+        rust_files(&root.join(dir).join("benches"), &mut files);
+    }
+    rust_files(&root.join("tests/src"), &mut files);
+    files.sort();
+    files.dedup();
+    files
+}
+
+#[test]
+fn tests_and_benches_run_their_commands_through_test_command() {
+    let root = root();
+    let me = Path::new(file!()).file_name().unwrap_or_default();
+    let mut found = Vec::new();
+    let mut used = Vec::new();
+    for file in test_code(&root) {
+        if file.file_name() == Some(me) {
+            continue;
+        }
+        let rel = file.strip_prefix(&root).unwrap_or(&file).to_string_lossy();
+        let text = fs::read_to_string(&file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = code_part(line);
+            let calls = UNBOUNDED_CALLS.into_iter().chain([SPAWN_CALL]);
+            for call in calls.filter(|c| code.contains(c)) {
+                match ALLOWED_DIRECT
+                    .iter()
+                    .position(|(f, c, _)| *f == rel && *c == call)
+                {
+                    Some(entry) => used.push(entry),
+                    None => found.push(format!("{rel}:{}: {}", n + 1, line.trim())),
+                }
+            }
+        }
+    }
+    let stale: Vec<String> = ALLOWED_DIRECT
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, (f, c, _))| format!("{f}: {c}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "ALLOWED_DIRECT names calls that are no longer there:\n{}",
+        stale.join("\n")
+    );
+    assert!(
+        found.is_empty(),
+        "tests and benches run commands through ganesha_testkit::TestCommand (or add the file \
+         and call to ALLOWED_DIRECT with the reason):\n{}",
         found.join("\n")
     );
 }

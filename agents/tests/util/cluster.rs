@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ganesha_agents::names::{GANESHA_PID_FILE, NFSD_AGENT};
 use ganesha_lab::{write_ganesha_conf, GaneshaConf, Lab, LabOptions, Node};
 use ganesha_testkit::TestCommand;
 
@@ -19,8 +20,6 @@ pub struct AgentLab {
     pub log: PathBuf,
 }
 
-pub const PID_FILE: &str = "/run/ganesha/ganesha.pid";
-
 impl AgentLab {
     pub fn up() -> AgentLab {
         let lab = Lab::up(LabOptions::default()).unwrap_or_else(|e| panic!("lab up: {e}"));
@@ -31,7 +30,7 @@ impl AgentLab {
         let conf = node.dir().join("ganesha.conf");
         write_ganesha_conf(&conf, &GaneshaConf::new(&recovery_root, &export)).unwrap();
         // The documented install step, into the node's own /usr/lib/ocf.
-        let bin_dir = agent_bin("ganesha_nfsd").parent().unwrap().to_path_buf();
+        let bin_dir = agent_bin(NFSD_AGENT).parent().unwrap().to_path_buf();
         ganesha_ha::install::install_agents(&bin_dir, &node.host_path("/usr/lib/ocf"))
             .unwrap_or_else(|e| panic!("installing the agents: {e}"));
         let log = node.dir().join("ganesha.log");
@@ -51,7 +50,7 @@ impl AgentLab {
     pub fn nfsd_params(&self) -> Vec<(String, String)> {
         vec![
             ("config".into(), self.conf.display().to_string()),
-            ("pid_file".into(), PID_FILE.into()),
+            ("pid_file".into(), GANESHA_PID_FILE.into()),
             ("log_file".into(), self.log.display().to_string()),
             (
                 "state_mount".into(),

@@ -4,13 +4,14 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use ganesha_ha::spec::{
     ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
 };
 use ganesha_lab::graph::OfflineCib;
+use ganesha_testkit::TestCommand;
 use ipnetwork::IpNetwork;
 
 /// The bound on one offline tool's run.
@@ -54,14 +55,15 @@ pub fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
     }
 }
 
-/// A command's status and both output streams, for assertion messages.
-pub fn output_text(out: &Output) -> String {
-    format!(
-        "status {}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// Runs an offline tool (from [`OfflineCib::command`]) within its bound; its stdout. Fails
+/// the test, with the full report, unless it exits 0.
+pub fn stdout_of(cmd: Command) -> String {
+    TestCommand::new(cmd)
+        .timeout(BOUND)
+        .run()
+        .expect_success()
+        .stdout()
+        .to_owned()
 }
 
 /// Writes `xml` as the CIB file `name` and asserts that `crm_verify` and, where installed,
@@ -70,23 +72,16 @@ pub fn verify(sim: &OfflineCib, name: &str, xml: &str) {
     sim.write(name, xml).unwrap();
     let mut cmd = sim.command("crm_verify", None);
     cmd.arg("-V").arg("--xml-file").arg(sim.path(name));
-    let out = ocf::command::output(&mut cmd, BOUND).unwrap();
-    assert!(
-        out.status.success(),
-        "crm_verify {name}: {}",
-        output_text(&out)
-    );
+    stdout_of(cmd);
     let rng = Path::new("/usr/share/pacemaker/pacemaker-3.0.rng");
     if rng.exists() {
-        let mut cmd = Command::new("xmllint");
-        cmd.args(["--noout", "--relaxng"])
+        let ran = TestCommand::program("xmllint")
+            .args(["--noout", "--relaxng"])
             .arg(rng)
-            .arg(sim.path(name));
-        let out = ocf::command::output(&mut cmd, BOUND).expect("xmllint (libxml2-utils) runs");
-        assert!(
-            out.status.success(),
-            "xmllint {name}: {}",
-            output_text(&out)
-        );
+            .arg(sim.path(name))
+            .timeout(BOUND)
+            .try_run()
+            .unwrap_or_else(|e| panic!("xmllint (libxml2-utils) runs:\n{e}"));
+        ran.expect_success();
     }
 }
