@@ -179,7 +179,8 @@ impl Node {
     }
 
     /// The node's FUSE mounts of gluster volumes (fstype `fuse.glusterfs` in
-    /// `/proc/<holder>/mountinfo`), mount points as seen inside the node.
+    /// `/proc/<holder>/mountinfo`), mount points as seen inside the node. A mount whose
+    /// client was killed (a crash) is still listed until it is unmounted.
     pub fn glusterfs_mounts(&self) -> Vec<PathBuf> {
         if !self.holder_alive() {
             return Vec::new();
@@ -190,11 +191,18 @@ impl Node {
     }
 
     /// Whether the shared storage is mounted at [`SHARED_STORAGE_MOUNT`] (fstype
-    /// `fuse.glusterfs`) in the node.
+    /// `fuse.glusterfs`) in the node and its FUSE client runs.
     pub fn shared_storage_mounted(&self) -> bool {
-        self.glusterfs_mounts()
-            .iter()
-            .any(|m| m == Path::new(SHARED_STORAGE_MOUNT))
+        let at = Path::new(SHARED_STORAGE_MOUNT);
+        self.glusterfs_mounts().iter().any(|m| m == at) && self.fuse_client_runs(at)
+    }
+
+    /// Whether a `glusterfs` FUSE client of the node serves mount point `at` (its last
+    /// argument); looked up by pid, so a hung mount cannot block the question.
+    fn fuse_client_runs(&self, at: &Path) -> bool {
+        self.raw_named(GLUSTERFS)
+            .into_iter()
+            .any(|p| cmdline(p).last().is_some_and(|a| Path::new(a) == at))
     }
 
     /// The node's own gluster state and files (see the module documentation), bind-mounted
@@ -298,6 +306,15 @@ impl Node {
             .gluster(&["volume", "info", SHARED_STORAGE_VOLUME])
             .is_ok();
         if has_shared_storage && !self.shared_storage_mounted() {
+            let at = Path::new(SHARED_STORAGE_MOUNT);
+            if self.glusterfs_mounts().iter().any(|m| m == at) {
+                // Its client is gone: a dead FUSE mount only answers ENOTCONN.
+                run_checked(
+                    self.command(self.tools.get("umount"))
+                        .args(["-l", SHARED_STORAGE_MOUNT]),
+                    MOUNT_TIMEOUT,
+                )?;
+            }
             self.mount_shared_storage()?;
             started.push(GLUSTERFS);
         }

@@ -254,6 +254,26 @@ fn three_gluster_servers_replicate_and_survive_a_brick() {
     assert_eq!(n2.brick_pids(DATA_VOLUME).len(), 1);
     assert!(n2.failures().is_empty());
 
+    // A crashed server boots like one: glusterd, its bricks and the shared storage again.
+    // (No I/O on the survivors' mounts meanwhile: without a TCP reset their clients wait
+    // network.ping-timeout, 42 s, before giving up on the dead node's brick.)
+    n3.fail(FailMode::Crash).unwrap();
+    assert!(n3.pids_named(GLUSTERD).is_empty());
+    assert!(!n3.shared_storage_mounted(), "its FUSE client is dead");
+    let t = Instant::now();
+    n3.heal().unwrap();
+    eprintln!("node3 booted its gluster in {:.1?}", t.elapsed());
+    assert_eq!(n3.pids_named(GLUSTERD).len(), 1);
+    assert_eq!(n3.brick_pids(DATA_VOLUME).len(), 1);
+    assert!(n3.shared_storage_mounted());
+    assert_eq!(read_in(n3, shared, "from-node1"), "shared\n");
+    let booted = mount_point(n3, "after-boot");
+    n3.mount_volume(DATA_VOLUME, &booted).unwrap();
+    assert_eq!(
+        read_in(n3, &booted, "after.txt"),
+        "written with a brick down\n"
+    );
+
     n1.unmount(&m1).unwrap();
     assert!(!n1.glusterfs_mounts().contains(&m1));
     // Nodes are private: the host sees no mount of the lab.
