@@ -16,7 +16,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
     preflight, process_name, process_state, sys, FailMode, Lab, LabError, LabOptions, Node,
-    Progress, COROSYNC, DBUS_DAEMON, FENCE_AGENT, FENCE_RESOURCE, GANESHA, PACEMAKERD, STATE_FILE,
+    Progress, COROSYNC, DATA_VOLUME, DBUS_DAEMON, FENCE_AGENT, FENCE_RESOURCE, GANESHA, GLUSTERD,
+    GLUSTERFS, GLUSTERFSD, PACEMAKERD, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME, STATE_FILE,
 };
 
 /// Where `up` keeps labs: `<dir>/<name>/state.json`.
@@ -73,6 +74,12 @@ pub enum Cmd {
         /// the cluster (through `ganesha-lab stack`).
         #[arg(long)]
         bare: bool,
+        /// Make every node a GlusterFS server: its own glusterd and gluster state, one
+        /// trusted pool, the volume `data` (replica 3; one replica per node when fewer)
+        /// started, and the shared storage volume `gluster_shared_storage` mounted at
+        /// /run/gluster/shared_storage on every node. Adds a few seconds.
+        #[arg(long)]
+        gluster: bool,
     },
     /// Nodes, processes, addresses and the cluster's state (crm_mon).
     Status,
@@ -179,14 +186,19 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
             timeout,
             no_ganesha,
             bare,
+            gluster,
         } => up(
             cli,
-            usize::from(*nodes),
             subnet,
             agents.as_deref(),
-            Duration::from_secs(*timeout),
-            !*no_ganesha,
-            *bare,
+            LabOptions {
+                nodes: usize::from(*nodes),
+                wait_timeout: Duration::from_secs(*timeout),
+                ganesha_service: !*no_ganesha,
+                form_cluster: !*bare,
+                gluster: *gluster,
+                ..LabOptions::default()
+            },
         ),
         Cmd::Status => status(cli),
         Cmd::Exec { node, command } => exec(cli, node, command),
@@ -316,15 +328,19 @@ pub fn parse_subnet(s: &str) -> Result<[u8; 3], LabError> {
     Ok([a, b, c])
 }
 
+/// `up` with the lab's shape in `shape` (nodes, timeout, services); the rest comes from `cli`.
 fn up(
     cli: &Cli,
-    nodes: usize,
     subnet: &str,
     agents: Option<&Path>,
-    timeout: Duration,
-    ganesha: bool,
-    bare: bool,
+    shape: LabOptions,
 ) -> Result<ExitCode, LabError> {
+    let (nodes, ganesha, bare, gluster) = (
+        shape.nodes,
+        shape.ganesha_service,
+        !shape.form_cluster,
+        shape.gluster,
+    );
     if cli.state.is_some() {
         return Err(LabError::Options(
             "--state names an existing lab; `up` takes --name (and --state-dir)".into(),
@@ -343,26 +359,24 @@ fn up(
     };
     let agents_dir = std::fs::canonicalize(&agents_dir).unwrap_or(agents_dir);
     out!(
-        "ganesha-lab: bringing up lab {:?}: {nodes} node(s) on {subnet}{}",
+        "ganesha-lab: bringing up lab {:?}: {nodes} node(s) on {subnet}{}{}",
         cli.name,
         if ganesha {
             ", ganesha.nfsd in each"
         } else {
             ""
-        }
+        },
+        if gluster { ", GlusterFS servers" } else { "" }
     );
     let t0 = Instant::now();
     let lab = Lab::up(LabOptions {
-        nodes,
         name: cli.name.clone(),
         subnet_base,
         first_host: 11,
-        wait_timeout: timeout,
         root: Some(cli.state_dir.join(&cli.name)),
         agents_dir: Some(agents_dir.clone()),
-        ganesha_service: ganesha,
-        form_cluster: !bare,
         progress: Some(Progress::new(|line| out!("{line}"))),
+        ..shape
     })?;
     let took = t0.elapsed();
     out!(
@@ -411,6 +425,15 @@ fn up(
             agents_dir.display()
         );
     }
+    if let Some(g) = &lab.state().gluster {
+        out!(
+            "gluster: volume {} (replica {}, {} bricks), shared storage {SHARED_STORAGE_VOLUME} \
+             at {SHARED_STORAGE_MOUNT} on every node",
+            g.volume,
+            g.replica,
+            g.bricks.len()
+        );
+    }
     out!("\n{:<8}{:<16}{:<16}HOLDER PID", "NODE", "ADDRESS", "NETNS");
     for n in lab.nodes() {
         out!(
@@ -430,6 +453,12 @@ fn up(
             n.holder_pid(),
             n.name()
         );
+        if gluster {
+            out!(
+                "  ganesha-lab{na} exec {} -- gluster volume info {DATA_VOLUME}",
+                n.name()
+            );
+        }
         if ganesha {
             let from = lab.nodes().get(1).unwrap_or(n);
             out!(
@@ -449,12 +478,17 @@ fn status(cli: &Cli) -> Result<ExitCode, LabError> {
     let lab = attach(cli)?;
     let st = lab.state();
     out!(
-        "lab {:?}: {} node(s) on {}, fencing {}, ganesha service {}",
+        "lab {:?}: {} node(s) on {}, fencing {}, ganesha service {}{}",
         lab.name(),
         lab.nodes().len(),
         st.subnet,
         if st.fencing { "on" } else { "off" },
-        if st.ganesha_service { "on" } else { "off" }
+        if st.ganesha_service { "on" } else { "off" },
+        if st.gluster.is_some() {
+            ", GlusterFS servers"
+        } else {
+            ""
+        }
     );
     out!("state: {}", lab.state_file().display());
     out!("shared directory: {}", lab.shared_dir().display());
@@ -522,7 +556,26 @@ fn status(cli: &Cli) -> Result<ExitCode, LabError> {
             .filter(|&p| process_name(p).is_some_and(|c| c.starts_with("pacemaker-")))
             .count();
         procs.push(format!("pacemaker-* x{children}"));
+        if st.gluster.is_some() {
+            let glusterd = n.pids_named(GLUSTERD);
+            procs.push(match glusterd.first() {
+                Some(p) => format!("{GLUSTERD} {p}"),
+                None => format!("{GLUSTERD} -"),
+            });
+            procs.push(format!(
+                "{GLUSTERFSD} x{}, {GLUSTERFS} x{}",
+                n.pids_named(GLUSTERFSD).len(),
+                n.pids_named(GLUSTERFS).len()
+            ));
+        }
         out!("  processes: {}", procs.join(", "));
+        if st.gluster.is_some() {
+            let mounted = n.shared_storage_mounted();
+            out!(
+                "  shared storage: {}",
+                if mounted { "mounted" } else { "NOT MOUNTED" }
+            );
+        }
         let failed = n.failures();
         if !failed.is_empty() {
             out!("  failed: {} (undo: heal {})", failed.join(", "), n.name());

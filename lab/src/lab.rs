@@ -4,6 +4,7 @@
 
 mod build;
 mod fencing;
+mod gluster;
 mod namespaces;
 mod prepare;
 mod ready;
@@ -77,7 +78,7 @@ impl Lab {
         let started = Instant::now();
         opts.validate()?;
         preflight()?;
-        let tools = Arc::new(Tools::find(opts.ganesha_service)?);
+        let tools = Arc::new(Tools::find(opts.ganesha_service, opts.gluster)?);
         let ids = pacemaker_ids()?;
         if let Some(note) = check_addresses_free(&tools, &opts)? {
             opts.say(&note);
@@ -114,7 +115,7 @@ impl Lab {
         let nodes = state
             .nodes
             .iter()
-            .map(|n| Node::new(n, tools.clone(), state.ganesha_service, &state.root))
+            .map(|n| Node::new(n, tools.clone(), &state))
             .collect();
         Ok(Lab::new(state, None, nodes, tools, false))
     }

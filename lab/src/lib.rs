@@ -20,6 +20,11 @@
 //!   `pacemakerd`, and with [`LabOptions::ganesha_service`] a `ganesha.nfsd` serving
 //!   `<shared>/export`, all started by the lab, detached (sessions of their own).
 //!
+//! With [`LabOptions::gluster`], every node is also a GlusterFS server: its own glusterd
+//! and gluster state, one trusted pool, the volume [`DATA_VOLUME`] and the shared storage
+//! [`SHARED_STORAGE_VOLUME`] mounted at [`SHARED_STORAGE_MOUNT`] on every node
+//! ([`Node::gluster`], [`Node::mount_volume`], [`Node::kill_brick`], ...).
+//!
 //! With [`LabOptions::agents_dir`], the project's agents are installed in every node
 //! (`ocf:ganesha:*`) and, with `fence_ganesha_lab` there and more than one node, a
 //! `lab-fencing` stonith device powers nodes off and on ([`Node::power_off`],
@@ -53,8 +58,9 @@
 //! The [`Lab`] type is `lab.rs`; its steps are in `lab/`: `build.rs` (the order of things),
 //! `namespaces.rs` (switch, node namespaces and links, holders), `prepare.rs` (a node's
 //! directories, configs and mounts), `ready.rs` (waiting for quorum and ganesha),
-//! `fencing.rs` (the `lab-fencing` device), `teardown.rs` and `root.rs` (the lab's name and
-//! directory). A [`Node`] is `node.rs`, the state file `state.rs`. Around them: [`LabOptions`]
+//! `fencing.rs` (the `lab-fencing` device), `gluster.rs` (glusterd, the pool and the volumes),
+//! `teardown.rs` and `root.rs` (the lab's name and directory). A [`Node`] is `node.rs`, a node
+//! as a GlusterFS server `gluster.rs`, the state file `state.rs`. Around them: [`LabOptions`]
 //! (`options.rs`), [`Progress`] (`progress.rs`), [`LabError`] (`error.rs`), [`preflight`]
 //! (`preflight.rs`), the programs the lab runs (`tools.rs`), the project's agents
 //! (`agents.rs`), [`ClusterStatus`] (`status.rs`), [`cleanup_stale_labs`] (`stale.rs`),
@@ -70,6 +76,7 @@ mod conf;
 mod error;
 pub mod fence;
 mod ganesha;
+mod gluster;
 pub mod graph;
 pub mod ha_model;
 mod lab;
@@ -89,6 +96,10 @@ pub use agents::{FENCE_AGENT, OCF_AGENTS, OCF_RESOURCE_D, OWN_PROVIDER};
 pub use conf::dbus_system_conf;
 pub use error::LabError;
 pub use ganesha::{write_ganesha_conf, GaneshaConf};
+pub use gluster::{
+    VolumeInfo, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD, SHARED_STORAGE_MOUNT,
+    SHARED_STORAGE_VOLUME,
+};
 pub use lab::{down_state, Lab, FENCE_RESOURCE};
 pub use nix::sys::signal::Signal;
 pub use nix::unistd::Pid;
@@ -101,7 +112,7 @@ pub use preflight::preflight;
 pub use process::{process_name, process_state};
 pub use progress::Progress;
 pub use stale::cleanup_stale_labs;
-pub use state::{LabState, NodeState, STATE_FILE};
+pub use state::{GlusterState, LabState, NodeState, STATE_FILE};
 pub use status::{ClusterStatus, FailedOp};
 pub use util::{run_checked, CommandFailed};
 

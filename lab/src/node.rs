@@ -18,9 +18,12 @@ use nix::fcntl::{Flock, FlockArg};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::state::{NodeState, STOPPING_MARKER};
+use crate::gluster::GLUSTER_RUN_DIRS;
+use crate::state::{LabState, NodeState, STOPPING_MARKER};
 use crate::util::{self, run_checked};
-use crate::{conf, io_err, spawn_logged, sys, ClusterStatus, LabError, Tools, OCF_RESOURCE_D};
+use crate::{
+    conf, io_err, spawn_logged, sys, ClusterStatus, LabError, Tools, DATA_VOLUME, OCF_RESOURCE_D,
+};
 
 /// The node's system bus daemon (command name).
 pub const DBUS_DAEMON: &str = "dbus-daemon";
@@ -79,16 +82,20 @@ pub enum FailMode {
     Isolate,
     /// SIGKILL pacemakerd and every pacemaker-* daemon of the node (corosync keeps running).
     KillPacemaker,
+    /// SIGKILL the node's brick of the gluster volume [`DATA_VOLUME`] (a lab with
+    /// [`LabOptions::gluster`](crate::LabOptions::gluster)); its other replicas keep serving.
+    KillBrick,
 }
 
 impl FailMode {
     /// Every mode.
-    pub const ALL: [FailMode; 5] = [
+    pub const ALL: [FailMode; 6] = [
         FailMode::KillGanesha,
         FailMode::HangGanesha,
         FailMode::Crash,
         FailMode::Isolate,
         FailMode::KillPacemaker,
+        FailMode::KillBrick,
     ];
 
     /// The CLI name (`kill-ganesha`, ...).
@@ -99,6 +106,7 @@ impl FailMode {
             FailMode::Crash => "crash",
             FailMode::Isolate => "isolate",
             FailMode::KillPacemaker => "kill-pacemaker",
+            FailMode::KillBrick => "kill-brick",
         }
     }
 }
@@ -148,17 +156,15 @@ pub struct Node {
     pub(crate) holder_start: u64,
     pub(crate) tools: Arc<Tools>,
     pub(crate) ganesha_service: bool,
+    /// Whether the node is a GlusterFS server (`src/gluster.rs`).
+    pub(crate) gluster: bool,
     pub(crate) lab_root: PathBuf,
     spawned: Mutex<Vec<Daemon>>,
 }
 
 impl Node {
-    pub(crate) fn new(
-        st: &NodeState,
-        tools: Arc<Tools>,
-        ganesha_service: bool,
-        lab_root: &Path,
-    ) -> Node {
+    /// Node `st` of the lab `lab`.
+    pub(crate) fn new(st: &NodeState, tools: Arc<Tools>, lab: &LabState) -> Node {
         Node {
             index: st.index,
             name: st.name.clone(),
@@ -170,8 +176,9 @@ impl Node {
             holder_pid: st.holder_pid,
             holder_start: st.holder_start,
             tools,
-            ganesha_service,
-            lab_root: lab_root.to_path_buf(),
+            ganesha_service: lab.ganesha_service,
+            gluster: lab.gluster.is_some(),
+            lab_root: lab.root.clone(),
             spawned: Mutex::new(Vec::new()),
         }
     }
@@ -223,7 +230,8 @@ impl Node {
     /// Host-side per-node directory. It holds `logs/` (stdout and stderr of the daemons),
     /// the directories bind-mounted into the node (`etc-corosync`, `var-lib-pacemaker`,
     /// `var-log-pacemaker`, `var-log-corosync`, `var-log-ganesha`, `etc-ganesha`,
-    /// `var-lib-nfs`, `var-lib-corosync`) and `ocf/` (the node's `/usr/lib/ocf/resource.d`).
+    /// `var-lib-nfs`, `var-lib-corosync`) and `ocf/` (the node's `/usr/lib/ocf/resource.d`);
+    /// on a GlusterFS server also its gluster state and `bricks/` (see `src/gluster.rs`).
     /// Files written here by a test are visible inside the node at the same path.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -393,7 +401,7 @@ impl Node {
             .collect()
     }
 
-    fn raw_named(&self, comm: &str) -> Vec<i32> {
+    pub(crate) fn raw_named(&self, comm: &str) -> Vec<i32> {
         let key = comm_key(comm);
         self.raw_pids()
             .into_iter()
@@ -566,9 +574,10 @@ impl Node {
     }
 
     /// Powers the node on like a boot: when nothing runs in it, fresh tmpfs on `/run` and
-    /// `/dev/shm`; its address and `eth0` up; then whatever of dbus-daemon, ganesha.nfsd (when
-    /// the lab runs it as a service), corosync and pacemakerd is not running is started
-    /// (detached), waiting for the bus and for corosync to be ready. It does not wait for the
+    /// `/dev/shm`; its address and `eth0` up; then whatever of dbus-daemon, glusterd (on a
+    /// GlusterFS server, with its missing bricks and the shared storage mount), ganesha.nfsd
+    /// (when the lab runs it as a service), corosync and pacemakerd is not running is started
+    /// (detached), waiting for the bus, glusterd and corosync to be ready. It does not wait for the
     /// node to rejoin the cluster. Idempotent: a node that is on gets no second set. Refused
     /// while the lab is being torn down.
     pub fn power_on(&self) -> Result<(), LabError> {
@@ -603,6 +612,9 @@ impl Node {
             let pid = self.start_dbus()?;
             self.wait_dbus(pid, DBUS_WAIT)?;
             started.push(DBUS_DAEMON);
+        }
+        if self.gluster {
+            started.extend(self.boot_gluster()?);
         }
         if self.ganesha_service && self.raw_named(GANESHA).is_empty() {
             self.start_ganesha()?;
@@ -665,6 +677,9 @@ impl Node {
                 // Nothing respawns them once pacemakerd is gone, but be sure.
                 self.kill_and_wait(&self.pacemaker_pids())?;
             }
+            FailMode::KillBrick => {
+                self.kill_brick(DATA_VOLUME)?;
+            }
         }
         let record = self.dir.join(FAILED_FILE);
         let mut text = fs::read_to_string(&record).unwrap_or_default();
@@ -710,7 +725,7 @@ impl Node {
     }
 
     /// SIGKILLs `pids` (node processes) and waits until they are gone.
-    fn kill_and_wait(&self, pids: &[i32]) -> Result<(), LabError> {
+    pub(crate) fn kill_and_wait(&self, pids: &[i32]) -> Result<(), LabError> {
         for &p in pids {
             let _ = nix::sys::signal::kill(Pid::from_raw(p), Signal::SIGKILL);
         }
@@ -787,7 +802,8 @@ impl Node {
             let opts = format!("{mode},nosuid,nodev");
             self.run_setup(mount, &["-t", "tmpfs", "-o", &opts, "tmpfs", target])?;
         }
-        for sub in RUN_DIRS {
+        let gluster = if self.gluster { GLUSTER_RUN_DIRS } else { &[] };
+        for sub in RUN_DIRS.iter().chain(gluster) {
             let p = self.host_path("/run").join(sub);
             fs::create_dir(&p).map_err(io_err(format!("create {}", p.display())))?;
             fs::set_permissions(&p, fs::Permissions::from_mode(0o755))
@@ -829,7 +845,7 @@ impl Node {
     }
 
     /// Starts a daemon of the node, detached (own session), with a clean environment.
-    fn start_daemon(
+    pub(crate) fn start_daemon(
         &self,
         name: &str,
         program: &Path,
@@ -964,7 +980,7 @@ impl Node {
     }
 
     /// Polls `ready` every 20 ms up to `limit`, failing early when the daemon `pid` ended.
-    fn wait_daemon(
+    pub(crate) fn wait_daemon(
         &self,
         what: &str,
         daemon: &str,
@@ -1029,6 +1045,12 @@ impl Node {
                 self.dir.join("var-log-ganesha/ganesha.log"),
             ),
         ];
+        if self.gluster {
+            v.push((
+                "glusterd.log".to_string(),
+                self.dir.join("var-log-glusterfs/glusterd.log"),
+            ));
+        }
         if let Ok(dir) = fs::read_dir(self.dir.join("logs")) {
             let mut outs: Vec<PathBuf> = dir.filter_map(|e| e.ok()).map(|e| e.path()).collect();
             outs.sort();

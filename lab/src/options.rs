@@ -47,6 +47,14 @@ pub struct LabOptions {
     /// ([`Node::start_stack`](crate::Node::start_stack) is the lab's
     /// `systemctl start corosync pacemaker`).
     pub form_cluster: bool,
+    /// Make every node a GlusterFS server (false by default; it adds a few seconds): its own
+    /// glusterd and gluster state, one trusted pool of all nodes, the volume
+    /// [`DATA_VOLUME`](crate::DATA_VOLUME) (replica 3, or one replica per node when fewer;
+    /// plain with one node) started, and the shared storage volume
+    /// [`SHARED_STORAGE_VOLUME`](crate::SHARED_STORAGE_VOLUME) mounted at
+    /// [`SHARED_STORAGE_MOUNT`](crate::SHARED_STORAGE_MOUNT) on every node; see
+    /// `src/gluster.rs`.
+    pub gluster: bool,
     /// Receives a line per phase while the lab comes up.
     pub progress: Option<Progress>,
 }
@@ -63,6 +71,7 @@ impl Default for LabOptions {
             agents_dir: None,
             ganesha_service: false,
             form_cluster: true,
+            gluster: false,
             progress: None,
         }
     }

@@ -21,7 +21,7 @@ pub fn preflight() -> Result<(), LabError> {
             "/proc/self/ns/net is missing (kernel without CONFIG_NET_NS?)".into(),
         ));
     }
-    Tools::find(false)?;
+    Tools::find(false, false)?;
     pacemaker_ids().map(|_| ())
 }
 

@@ -39,6 +39,9 @@ pub struct LabState {
     pub ganesha_service: bool,
     /// Whether the `lab-fencing` stonith device is configured (stonith-enabled=true).
     pub fencing: bool,
+    /// The nodes' GlusterFS, when the lab has it (absent from state files of labs without).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gluster: Option<GlusterState>,
     /// Whether `Lab::up` completed.
     pub complete: bool,
     /// Whether the lab was detached from the process that built it (it then lives on).
@@ -73,6 +76,19 @@ pub struct NodeState {
     pub holder_start: u64,
 }
 
+/// A lab's GlusterFS as planned before its first glusterd starts (so that a teardown from
+/// another process knows of it): every node a server of one trusted pool.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlusterState {
+    /// The data volume ([`DATA_VOLUME`](crate::DATA_VOLUME)).
+    pub volume: String,
+    /// Its replica count: 3, or the number of nodes when fewer; 1 is a plain (Distribute)
+    /// volume.
+    pub replica: usize,
+    /// Its bricks, `address:path` (path inside the node, the same on the host).
+    pub bricks: Vec<String>,
+}
+
 impl LabState {
     pub(crate) fn new(name: &str, root: &Path, shared: &Path, subnet: String) -> LabState {
         let me = std::process::id();
@@ -86,6 +102,7 @@ impl LabState {
             subnet,
             ganesha_service: false,
             fencing: false,
+            gluster: None,
             complete: false,
             detached: false,
             builder_pid: me,

@@ -104,7 +104,7 @@ pub(crate) fn mounts_under(root: &Path) -> Vec<String> {
 }
 
 /// Undoes the octal escapes (`\040` for a space, ...) of `/proc/*/mountinfo`.
-fn unescape_mountinfo(s: &str) -> String {
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

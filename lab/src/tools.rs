@@ -26,17 +26,26 @@ const REQUIRED_TOOLS: &[(&str, &str)] = &[
 /// Programs needed for the per-node ganesha service.
 const GANESHA_TOOLS: &[(&str, &str)] = &[("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs")];
 
+/// Programs needed for GlusterFS servers in the nodes (`mount -t glusterfs` runs
+/// `mount.glusterfs`).
+const GLUSTER_TOOLS: &[(&str, &str)] = &[
+    ("glusterd", "glusterfs-server"),
+    ("gluster", "glusterfs-cli"),
+    ("mount.glusterfs", "glusterfs-client"),
+];
+
 /// Absolute paths of the programs the lab runs.
 #[derive(Debug, Clone)]
 pub(crate) struct Tools(Vec<(&'static str, PathBuf)>);
 
 impl Tools {
-    pub(crate) fn find(need_ganesha: bool) -> Result<Tools, LabError> {
+    pub(crate) fn find(need_ganesha: bool, need_gluster: bool) -> Result<Tools, LabError> {
         let mut found = Vec::new();
         let mut missing = Vec::new();
         let mut packages: Vec<&str> = Vec::new();
-        let extra: &[(&str, &str)] = if need_ganesha { GANESHA_TOOLS } else { &[] };
-        for &(name, package) in REQUIRED_TOOLS.iter().chain(extra) {
+        let ganesha: &[(&str, &str)] = if need_ganesha { GANESHA_TOOLS } else { &[] };
+        let gluster: &[(&str, &str)] = if need_gluster { GLUSTER_TOOLS } else { &[] };
+        for &(name, package) in REQUIRED_TOOLS.iter().chain(ganesha).chain(gluster) {
             match sys::find_program(name) {
                 Some(p) => found.push((name, p)),
                 None => {
@@ -63,6 +72,7 @@ impl Tools {
             REQUIRED_TOOLS
                 .iter()
                 .chain(GANESHA_TOOLS)
+                .chain(GLUSTER_TOOLS)
                 .filter_map(|&(name, _)| sys::find_program(name).map(|p| (name, p)))
                 .collect(),
         )

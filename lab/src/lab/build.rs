@@ -1,10 +1,12 @@
 //! [`Lab::up`]'s build, step by step: the switch, the nodes (namespaces, directories, mounts),
-//! the daemons, the cluster properties and the fencing device, each waited for.
+//! their GlusterFS if asked, the daemons, the cluster properties and the fencing device, each
+//! waited for.
 
 use std::fs;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use super::gluster::{hosts_lines, plan};
 use super::prepare::{prepare_node, NodeSetup};
 use super::Lab;
 use crate::agents::Agents;
@@ -14,7 +16,7 @@ use crate::{
 };
 
 /// A node to be: (index from 1, name, address).
-type PlannedNode = (usize, String, Ipv4Addr);
+pub(super) type PlannedNode = (usize, String, Ipv4Addr);
 
 impl Lab {
     /// Builds everything [`Lab::up`] promises; `ids` are `hacluster`'s uid and `haclient`'s
@@ -35,6 +37,11 @@ impl Lab {
             None
         };
         let members = members(opts)?;
+        if opts.gluster {
+            // Recorded before any glusterd runs: a teardown from the state alone knows of it.
+            self.state.gluster = Some(plan(&self.root_path, &members));
+        }
+        let hosts = hosts_lines(&members);
         let corosync_conf = corosync_conf(&self.name, &members);
         let setup = NodeSetup {
             ids,
@@ -43,16 +50,20 @@ impl Lab {
             ganesha_conf: ganesha_conf.as_deref(),
         };
         for (i, name, addr) in members {
-            self.add_node(i, name, addr, &switch, opts.ganesha_service)?;
+            self.add_node(i, name, addr, &switch)?;
             self.save()?;
             if let Some(node) = self.nodes.last() {
                 prepare_node(node, &self.tools, &setup)?;
+                if opts.gluster {
+                    node.prepare_gluster(&hosts)?;
+                }
             }
         }
         say(&format!(
             "{} node namespace(s), links and mounts ready",
             self.nodes.len()
         ));
+        self.start_gluster(&say)?;
 
         self.start_services(opts.ganesha_service)?;
         if !opts.form_cluster {

@@ -34,7 +34,6 @@ impl Lab {
         name: String,
         addr: Ipv4Addr,
         switch: &str,
-        ganesha_service: bool,
     ) -> Result<(), LabError> {
         let netns = format!("{}-n{i}", self.name);
         let dir = self.root_path.join(&name);
@@ -53,12 +52,8 @@ impl Lab {
             holder_pid: 0,
             holder_start: 0,
         };
-        self.nodes.push(Node::new(
-            &st,
-            self.tools.clone(),
-            ganesha_service,
-            &self.root_path,
-        ));
+        self.nodes
+            .push(Node::new(&st, self.tools.clone(), &self.state));
         self.link_node(i, &netns, addr, switch)?;
         self.start_holder(&netns, netns_ino, &dir)
     }

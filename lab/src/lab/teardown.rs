@@ -31,6 +31,7 @@ impl Lab {
                 inodes.push(node.netns_ino);
             }
         }
+        problems.extend(self.unmount_gluster());
         let left = sys::kill_in_netns(&inodes, &[], TEARDOWN_KILL);
         if !left.is_empty() {
             problems.push(format!(
