@@ -722,18 +722,32 @@ fn fencing_through_pacemaker_reboots_a_node() {
     assert!(n1.is_powered_on());
     // The peers' membership lost node1 (`left: 1`; a quick reboot may rejoin in the same
     // step), then had all three again.
-    let log = fs::read(&n2_log).unwrap();
-    let log = String::from_utf8_lossy(&log[usize::try_from(offset).unwrap()..]).into_owned();
-    let left = log
-        .lines()
-        .position(|l| l.contains("A new membership") && l.contains("left: 1"))
-        .unwrap_or_else(|| panic!("node2's membership never lost node1:\n{log}"));
+    // crm_mon can report node1 online from the CIB before corosync on node2 has logged the
+    // new membership, so the log is polled rather than read once.
+    let log_since = || {
+        let log = fs::read(&n2_log).unwrap();
+        String::from_utf8_lossy(&log[usize::try_from(offset).unwrap()..]).into_owned()
+    };
+    let rejoined = |log: &str| {
+        log.lines()
+            .position(|l| l.contains("A new membership") && l.contains("left: 1"))
+            .is_some_and(|left| {
+                log.lines()
+                    .skip(left)
+                    .any(|l| l.contains("Members[3]: 1 2 3"))
+            })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rejoined(&log_since()) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    let log = log_since();
     assert!(
         log.lines()
-            .skip(left)
-            .any(|l| l.contains("Members[3]: 1 2 3")),
-        "node1 never rejoined:\n{log}"
+            .any(|l| l.contains("A new membership") && l.contains("left: 1")),
+        "node2's membership never lost node1:\n{log}"
     );
+    assert!(rejoined(&log), "node1 never rejoined:\n{log}");
     let history = stdout(n2, "stonith_admin", &["--history", "node1"]);
     assert!(history.contains("reboot of node1 successful"), "{history}");
 
