@@ -32,6 +32,19 @@ pub fn lab_with_agents(nodes: usize) -> Lab {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Like [`lab_with_agents`], with every node a GlusterFS server (`LabOptions::gluster`): the
+/// volume `data` and the shared storage volume mounted at `/run/gluster/shared_storage`.
+pub fn gluster_lab_with_agents(nodes: usize) -> Lab {
+    Lab::up(LabOptions {
+        nodes,
+        agents_dir: Some(bin_dir().to_path_buf()),
+        ganesha_service: true,
+        gluster: true,
+        ..LabOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Like [`lab_with_agents`], but bare: no corosync.conf and no cluster stack.
 pub fn bare_lab_with_agents(nodes: usize) -> Lab {
     Lab::up(LabOptions {
