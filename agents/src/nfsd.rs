@@ -6,11 +6,15 @@
 //!   recovery root at it, start `ganesha.nfsd -F` detached, and return once the daemon
 //!   answers on D-Bus.
 //! - monitor: the pid file names a live process whose command name is ganesha.nfsd (a
-//!   reused pid does not count), the state volume is still mounted, and at
-//!   `OCF_CHECK_LEVEL` 10 the daemon answers `get_grace` on D-Bus within a bound.
-//! - stop: D-Bus `shutdown`, then SIGTERM, then SIGKILL, all inside the stop timeout;
-//!   then the recovery root is released and the volume unmounted. Stopping a stopped
-//!   resource succeeds.
+//!   reused pid does not count), the state volume is still mounted and this node's
+//!   recovery directory on it can be read within half the budget (a hung mount fails the
+//!   monitor instead of blocking it), and at `OCF_CHECK_LEVEL` 10 the daemon answers
+//!   `get_grace` on D-Bus within a bound.
+//! - stop: D-Bus `shutdown`, then SIGTERM, then SIGKILL, in most of the stop timeout; then
+//!   the recovery root is released and the volume unmounted in the rest, whatever state it
+//!   is in ([`crate::mount::Volume::unmount`]: a busy volume retried, then a FUSE
+//!   connection aborted, then a lazy detach). Nothing touches the volume without a bound.
+//!   Stopping a stopped resource succeeds.
 
 use std::fs::{self, File};
 use std::os::unix::process::CommandExt;
@@ -82,7 +86,10 @@ static PARAMS: [ParamSpec; 13] = [
         .describe(
             "state volume mount point",
             "Where the shared state volume is mounted, or the existing shared directory when no \
-         state_device is given.",
+         state_device is given. Monitor fails when this node's recovery directory there does not \
+         answer within half its timeout. Stop unmounts a mounted state_device whatever its state: \
+         a busy volume is retried for a few seconds, then (FUSE) its connection is aborted through \
+         /sys/fs/fuse/connections, then it is detached lazily; the processes holding it are logged.",
         ),
     ParamSpec::string("state_subdir")
         .default("nfs-ganesha")
@@ -126,12 +133,25 @@ static METADATA: Metadata = Metadata {
                shared state volume, prepares this node's NFSv4 recovery directory on it \
                (<state_mount>/<state_subdir>/<node>/ganesha, with links to every peer so that \
                a survivor can read a failed node's client records), starts the daemon and waits \
-               until it answers on D-Bus. Stop asks ganesha to shut down over D-Bus, then \
-               escalates to SIGTERM and SIGKILL within the stop timeout, and unmounts. Use it \
-               as a clone together with ganesha_mon and ganesha_grace.",
+               until it answers on D-Bus. Monitor also reads this node's recovery directory on \
+               the volume, with a bound, so that a hung or disconnected volume fails it. Stop \
+               asks ganesha to shut down over D-Bus, then escalates to SIGTERM and SIGKILL, and \
+               unmounts the volume even when it is busy, disconnected or hung (aborting a hung \
+               FUSE connection, detaching lazily as the last resort), all within the stop \
+               timeout; nothing touches the volume without a bound. Use it as a clone together \
+               with ganesha_mon and ganesha_grace.",
     params: &PARAMS,
     actions: &ACTIONS,
 };
+
+/// Bound on the recovery layout work on the state volume during start and stop.
+const STATE_WORK_LIMIT: Duration = Duration::from_secs(10);
+/// The daemon's share of the stop budget when there is a volume to unmount after it.
+const DAEMON_SHARE: f64 = 0.6;
+
+/// A daemon that was still there after SIGKILL.
+#[derive(Debug)]
+struct Survived(Pid);
 
 /// The agent.
 #[derive(Debug, Default)]
@@ -341,8 +361,9 @@ impl GaneshaNfsd {
         }
     }
 
-    fn stop_daemon(cfg: &Config, ctx: &Context) -> Result<(), OcfError> {
-        let deadline = ctx.deadline();
+    /// Stops the daemon within `deadline`; a daemon that survives SIGKILL (blocked in the
+    /// kernel, on a hung volume say) is returned for the caller to wait on later.
+    fn stop_daemon(cfg: &Config, deadline: Deadline) -> Result<(), Survived> {
         let comm = cfg.comm();
         let pid = match daemon::state(&cfg.pid_file, &comm) {
             DaemonState::Running(pid) => pid,
@@ -378,9 +399,11 @@ impl GaneshaNfsd {
             let term = deadline.portion(0.6);
             match process::terminate(pid, &[(Signal::SIGTERM, term)], deadline) {
                 Termination::Survived => {
-                    return Err(OcfError::generic(format!(
-                        "ganesha.nfsd (pid {pid}) survived SIGTERM and SIGKILL"
-                    )))
+                    tracing::warn!(
+                        "ganesha.nfsd (pid {pid}) survived SIGTERM and SIGKILL so far; \
+                         unmounting the state volume first"
+                    );
+                    return Err(Survived(pid));
                 }
                 other => tracing::info!("ganesha.nfsd (pid {pid}) ended: {other:?}"),
             }
@@ -472,26 +495,27 @@ impl Agent for GaneshaNfsd {
             volume.mount(deadline)?;
         }
         let layout = cfg.layout(ctx)?;
-        let peers = layout.prepare().map_err(|e| {
-            OcfError::io(
-                format!(
-                    "preparing the recovery directory {}",
-                    layout.node_dir().display()
-                ),
-                e,
-            )
-        })?;
+        // On the volume: bounded, a hung mount must fail the start, not block it.
+        let preparing = layout.clone();
+        let peers = mount::bounded_io(
+            &format!(
+                "preparing the recovery directory {}",
+                layout.node_dir().display()
+            ),
+            deadline.bound(STATE_WORK_LIMIT),
+            move || preparing.prepare(),
+        )?;
         tracing::info!(
             "recovery directory {} ready, linked to peers {peers:?}",
             layout.node_dir().display()
         );
         if let Some(root) = &cfg.recovery_root {
-            layout.attach(root).map_err(|e| {
-                OcfError::io(
-                    format!("pointing {} at the state volume", root.display()),
-                    e,
-                )
-            })?;
+            let (attaching, link) = (layout.clone(), root.clone());
+            mount::bounded_io(
+                &format!("pointing {} at the state volume", root.display()),
+                deadline.bound(STATE_WORK_LIMIT),
+                move || attaching.attach(&link),
+            )?;
         }
         match daemon::state(&cfg.pid_file, &cfg.comm()) {
             DaemonState::Running(pid) => {
@@ -504,21 +528,47 @@ impl Agent for GaneshaNfsd {
 
     fn stop(&self, ctx: &Context) -> Result<(), OcfError> {
         let cfg = Config::read(ctx)?;
-        Self::stop_daemon(&cfg, ctx)?;
+        let deadline = ctx.deadline();
+        // The daemon gets most of the budget, the unmount keeps the rest: its last resorts
+        // (aborting a hung FUSE connection, a lazy detach) take a few seconds at most.
+        let daemon_budget = match cfg.volume {
+            Some(_) => deadline.portion(DAEMON_SHARE),
+            None => deadline,
+        };
+        let daemon = Self::stop_daemon(&cfg, daemon_budget);
         if let Some(root) = &cfg.recovery_root {
             match cfg.layout(ctx) {
                 Ok(layout) => {
-                    if let Err(e) = layout.release(root) {
-                        tracing::warn!("cannot restore {}: {e}", root.display());
+                    // Only local paths, unless the recovery root was put on the volume
+                    // itself: bounded all the same.
+                    let link = root.clone();
+                    if let Err(e) = mount::bounded_io(
+                        &format!("restoring {}", root.display()),
+                        deadline.bound(STATE_WORK_LIMIT),
+                        move || layout.release(&link),
+                    ) {
+                        tracing::warn!("{e}");
                     }
                 }
                 Err(e) => tracing::warn!("{e}"),
             }
         }
         if let Some(volume) = &cfg.volume {
-            volume.unmount(ctx.deadline())?;
+            volume.unmount(deadline)?;
         }
-        Ok(())
+        match daemon {
+            // A daemon blocked on the hung volume dies once the unmount has aborted its
+            // requests.
+            Err(Survived(pid)) if process::wait_for_exit(pid, deadline) => {
+                tracing::info!("ganesha.nfsd (pid {pid}) exited once the volume was gone");
+                remove_stale_pid_file(&cfg.pid_file, &cfg.comm());
+                Ok(())
+            }
+            Err(Survived(pid)) => Err(OcfError::generic(format!(
+                "ganesha.nfsd (pid {pid}) survived SIGTERM and SIGKILL"
+            ))),
+            Ok(()) => Ok(()),
+        }
     }
 
     fn monitor(&self, ctx: &Context) -> Result<ExitCode, OcfError> {
@@ -540,8 +590,9 @@ impl Agent for GaneshaNfsd {
         // has attached the layout, and a link that disappeared means takeover would find no
         // records. A probe then says "not running", so that Pacemaker runs start, which
         // prepares the layout and adopts the daemon.
+        let layout = cfg.layout(ctx)?;
         if let Some(root) = &cfg.recovery_root {
-            let layout = cfg.layout(ctx)?;
+            // A local link: reading it does not touch the volume.
             if std::fs::read_link(root).ok() != Some(layout.node_dir()) {
                 let problem = format!(
                     "ganesha.nfsd (pid {pid}) runs but {} does not point to {}",
@@ -555,6 +606,15 @@ impl Agent for GaneshaNfsd {
                 });
             }
         }
+        // The volume answers: this node's recovery directory can be read, within half the
+        // budget (a hung mount blocks whoever touches it; the D-Bus check needs the rest).
+        let probe = ctx.deadline().portion(0.5).remaining();
+        mount::probe_dir(&layout.node_dir(), probe).map_err(|e| {
+            OcfError::generic(format!(
+                "ganesha.nfsd (pid {pid}) runs but its recovery directory on the state \
+                 volume does not answer: {e}"
+            ))
+        })?;
         if ctx.check_level() >= CheckLevel::THOROUGH {
             answers_as(pid, cfg.dbus_timeout, ctx.deadline()).map_err(|e| match e {
                 DbusError::TimedOut(after) => OcfError::Timeout {
