@@ -22,7 +22,21 @@ pub struct AgentLab {
 
 impl AgentLab {
     pub fn up() -> AgentLab {
-        let lab = Lab::up(LabOptions::default()).unwrap_or_else(|e| panic!("lab up: {e}"));
+        AgentLab::up_with(LabOptions::default())
+    }
+
+    /// The same with GlusterFS (`LabOptions::gluster`): the node is a glusterd with the
+    /// volume `data` and the shared storage volume mounted at `SHARED_STORAGE_MOUNT` (one
+    /// node: a single-brick volume).
+    pub fn up_gluster() -> AgentLab {
+        AgentLab::up_with(LabOptions {
+            gluster: true,
+            ..LabOptions::default()
+        })
+    }
+
+    fn up_with(options: LabOptions) -> AgentLab {
+        let lab = Lab::up(options).unwrap_or_else(|e| panic!("lab up: {e}"));
         let node = lab.node(0);
         let export = lab.shared_dir().join("export");
         std::fs::create_dir_all(&export).unwrap();
