@@ -144,6 +144,9 @@ pub fn bounded_io<T: Send + 'static>(
     }
 }
 
+/// How long start waits for an existing mount to answer before replacing it.
+const START_PROBE: Duration = Duration::from_secs(3);
+
 /// Whether `dir` answers: it is opened and its first entry read (a `stat` could be served
 /// from the kernel's attribute cache while the server is gone), within `bound`.
 pub fn probe_dir(dir: &Path, bound: Duration) -> Result<(), OcfError> {
@@ -163,16 +166,32 @@ pub struct Volume {
 }
 
 impl Volume {
-    /// Mounts the volume unless something is mounted there already.
+    /// Mounts the volume unless a mount that answers is there already (one that does not is
+    /// unmounted first).
     pub fn mount(&self, deadline: Deadline) -> Result<(), OcfError> {
         if let Some(existing) = find(&self.mount_point)? {
-            tracing::info!(
-                "{} is already mounted ({} from {})",
-                self.mount_point.display(),
-                existing.fstype,
-                existing.source
-            );
-            return Ok(());
+            // A mount whose client died (ENOTCONN) or hangs would fail the recovery layout
+            // step, and a failed start bans the node: replace it instead of adopting it.
+            match probe_dir(&self.mount_point, deadline.bound(START_PROBE)) {
+                Ok(()) => {
+                    tracing::info!(
+                        "{} is already mounted ({} from {})",
+                        self.mount_point.display(),
+                        existing.fstype,
+                        existing.source
+                    );
+                    return Ok(());
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        "{} is mounted ({} from {}) but {e}; unmounting it to mount afresh",
+                        self.mount_point.display(),
+                        existing.fstype,
+                        existing.source
+                    );
+                    self.unmount(deadline.portion(0.5))?;
+                }
+            }
         }
         fs::create_dir_all(&self.mount_point).map_err(|e| {
             OcfError::io(

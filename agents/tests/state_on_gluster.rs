@@ -268,3 +268,41 @@ fn stop_detaches_the_volume_a_process_keeps_open() {
     lab.lab.down().unwrap();
     eprintln!("test took {:.1?}", t0.elapsed());
 }
+
+#[test]
+fn start_replaces_a_mount_whose_client_died() {
+    let t0 = Instant::now();
+    let (lab, p) = started();
+    let node = lab.node();
+    run(&lab, "stop", &p, "0").expect_code(0);
+    // Mounted by someone else (the boot's fstab, an administrator), then its client crashed:
+    // the mount point answers ENOTCONN.
+    node.mount_volume(SHARED_STORAGE_VOLUME, Path::new(SHARED_STORAGE_MOUNT))
+        .unwrap();
+    let clients = node.fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT));
+    assert_eq!(clients.len(), 1, "{clients:?}");
+    node.kill(clients[0], Signal::SIGKILL).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !node
+        .fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT))
+        .is_empty()
+    {
+        assert!(Instant::now() < until, "the killed client still runs");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(mounted(node), 1, "the dead mount stays in the mount table");
+
+    run(&lab, "start", &p, "0")
+        .expect_code(0)
+        .expect_stderr_contains("to mount afresh");
+    assert_eq!(mounted(node), 1);
+    assert!(
+        node.shared_storage_mounted(),
+        "served by a live FUSE client"
+    );
+    run(&lab, "monitor", &p, "10").expect_code(0);
+    run(&lab, "stop", &p, "0").expect_code(0);
+    assert_eq!(mounted(node), 0);
+    lab.lab.down().unwrap();
+    eprintln!("test took {:.1?}", t0.elapsed());
+}
