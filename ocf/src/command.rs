@@ -410,14 +410,20 @@ impl Running {
     }
 }
 
-/// Kills the child's process group (the child is its leader) and reaps the child.
+/// How long a killed child is waited for. One blocked in the kernel (a FUSE request its
+/// server already took, an NFS hard mount) ends only when that request does; it is left
+/// unreaped rather than holding the caller past its own deadline.
+const REAP_KILLED: Duration = Duration::from_secs(2);
+
+/// Kills the child's process group (the child is its leader) and reaps the child, waiting
+/// at most [`REAP_KILLED`].
 fn kill_group(child: &mut Child) {
     if let Ok(pid) = i32::try_from(child.id()) {
         // The child is not reaped yet, so its pid (= the group id) cannot have been reused.
         let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
     }
     let _ = child.kill();
-    let _ = child.wait();
+    let _ = wait_child(child, REAP_KILLED);
 }
 
 /// Reads a pipe to its end on a helper thread; the receiver gets the bytes.
