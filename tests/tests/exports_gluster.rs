@@ -163,9 +163,11 @@ fn a_gluster_volume_is_exported_on_every_node_without_a_restart() {
         &format!("HA_STATE_MOUNT={}\n", lab.shared_dir().display()),
     );
     let node1 = lab.node(0);
+    let started = Instant::now();
     ganesha_ha(node1, &["setup", "--config", &conf])
         .expect_success()
         .expect_stdout_contains("cluster HEALTHY");
+    println!("setup on the gluster lab: {:.1?}", started.elapsed());
 
     // A file written through gluster (FUSE), not through ganesha.
     node1
@@ -232,8 +234,15 @@ fn a_gluster_volume_is_exported_on_every_node_without_a_restart() {
     let after: Vec<String> = lab.nodes().iter().map(ganesha_pid).collect();
     assert_eq!(pids, after, "ganesha restarted while the export was added");
 
+    let started = Instant::now();
     ganesha_ha(node1, &["export", "remove", "vol", "--config", &conf]).expect_success();
+    let removed = started.elapsed();
     wait_all(&lab, &servers, &file, None);
+    println!(
+        "export remove: {removed:.1?}, withdrawn from {} addresses: {:.1?}",
+        servers.len(),
+        started.elapsed()
+    );
     assert!(!exported.exists());
     assert_eq!(
         pids,
