@@ -24,10 +24,8 @@ use crate::{io_err, sys, LabError, Node};
 
 /// The lab's data volume (what FSAL_GLUSTER exports).
 pub const DATA_VOLUME: &str = "data";
-/// The volume `cluster.enable-shared-storage` creates.
-pub const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
-/// Where the shared storage is mounted on every node.
-pub const SHARED_STORAGE_MOUNT: &str = "/run/gluster/shared_storage";
+/// The shared storage volume and its mount point, as `ganesha-ha` knows them.
+pub use ganesha_ha::gluster::{SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
 /// glusterd (command name).
 pub const GLUSTERD: &str = "glusterd";
 /// A brick process (command name).

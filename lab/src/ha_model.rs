@@ -68,6 +68,7 @@ pub fn cluster_spec(lab: &Lab) -> Result<ClusterSpec, LabError> {
         exports_dir: None,
         portblock: false,
         vip_nic: Some("eth0".into()),
+        gluster_shared_storage: false,
     })
 }
 

@@ -105,6 +105,10 @@ pub fn setup(
     deadline: &Deadline,
     progress: &dyn Fn(&str),
 ) -> Result<Outcome, CliError> {
+    // Checked (and the shared storage prepared) before anything of the cluster changes.
+    if spec.gluster_shared_storage {
+        crate::gluster::prepare_shared_storage(spec, transport, deadline, progress)?;
+    }
     let formation = form::form(spec, transport, deadline, progress)?;
     let formed = matches!(formation, form::Formation::Formed { .. });
     let outcome = configure(spec, deadline, progress)?;

@@ -36,12 +36,36 @@ pub struct NewExport {
     pub name: String,
     /// `None`: the next free id.
     pub id: Option<u16>,
-    pub path: String,
-    /// `None`: the same as `path`.
+    /// FSAL VFS: the directory (required). FSAL GLUSTER: the directory inside the volume
+    /// (`volpath`); `None` or `/`: the whole volume.
+    pub path: Option<String>,
+    /// `None`: the same as the export's `Path` (see [`NewExport::export_path`]).
     pub pseudo: Option<String>,
     /// FSAL GLUSTER volume; `None`: FSAL VFS on `path`.
     pub volume: Option<String>,
     pub read_only: bool,
+}
+
+impl NewExport {
+    /// The directory inside the volume, when it is not the volume's root.
+    fn volpath(&self) -> Option<&str> {
+        self.volume.as_ref()?;
+        self.path
+            .as_deref()
+            .filter(|p| !p.trim_end_matches('/').is_empty())
+    }
+
+    /// The EXPORT's `Path`: the directory for VFS; `/<volume>` or `/<volume><volpath>` for
+    /// GLUSTER, as glusterfs's script names a volume's export.
+    pub fn export_path(&self) -> String {
+        match &self.volume {
+            Some(volume) => format!(
+                "/{volume}{}",
+                self.volpath().unwrap_or_default().trim_end_matches('/')
+            ),
+            None => self.path.clone().unwrap_or_default(),
+        }
+    }
 }
 
 /// The outcome on one node.
@@ -131,33 +155,106 @@ pub fn list(spec: &ClusterSpec) -> Result<Vec<Export>, CliError> {
 }
 
 /// The EXPORT block of `new` with `id`.
+///
+/// Both FSALs serve NFSv4 over TCP only (`Protocols = 4`, `Transports = TCP`): the VIPs
+/// fail over NFSv4 clients with grace and reclaim, which NFSv3 (its lock manager and
+/// status monitor) and UDP do not get here. A GLUSTER block is otherwise what glusterfs's
+/// `create-export-ganesha.sh` writes for a volume: `Path` and `Pseudo` `/<volume>`,
+/// `Access_Type = RW`, `Disable_ACL = true`, `Squash = "No_root_squash"`,
+/// `SecType = "sys"`, `Security_Label = False`, and `FSAL { Name = GLUSTER; Hostname =
+/// "localhost"; Volume }`, each node's ganesha reading the volume through its own
+/// glusterd. The differences: no `"3"` in `Protocols` nor `"UDP"` in `Transports` (as
+/// above); `Export_Id` is unique across the cluster's exports instead of counted in a file;
+/// `Access_Type = RO` with `--read-only`; `volpath` (the script has none) when the export
+/// is a directory inside the volume, which then also ends `Path`.
 pub fn render(new: &NewExport, id: u16) -> String {
-    let pseudo = new.pseudo.as_deref().unwrap_or(&new.path);
+    let path = new.export_path();
+    let pseudo = new.pseudo.as_deref().unwrap_or(&path);
+    let access = if new.read_only { "RO" } else { "RW" };
     let mut s = String::new();
     let _ = writeln!(s, "# Managed by ganesha-ha (export {}).", new.name);
     let _ = writeln!(s, "EXPORT {{");
     let _ = writeln!(s, "\tExport_Id = {id};");
-    let _ = writeln!(s, "\tPath = \"{}\";", new.path);
+    let _ = writeln!(s, "\tPath = \"{path}\";");
     let _ = writeln!(s, "\tPseudo = \"{pseudo}\";");
-    let access = if new.read_only { "RO" } else { "RW" };
     let _ = writeln!(s, "\tAccess_Type = {access};");
-    let _ = writeln!(s, "\tSquash = No_Root_Squash;");
-    let _ = writeln!(s, "\tSecType = sys;");
-    let _ = writeln!(s, "\tProtocols = 4;");
-    let _ = writeln!(s, "\tTransports = TCP;");
     match &new.volume {
         Some(volume) => {
-            let _ = writeln!(
-                s,
-                "\tFSAL {{\n\t\tName = GLUSTER;\n\t\tHostname = \"localhost\";\n\t\tVolume = \"{volume}\";\n\t}}"
-            );
+            let _ = writeln!(s, "\tDisable_ACL = true;");
+            let _ = writeln!(s, "\tSquash = \"No_root_squash\";");
+            let _ = writeln!(s, "\tSecType = \"sys\";");
+            let _ = writeln!(s, "\tSecurity_Label = False;");
+            let _ = writeln!(s, "\tProtocols = 4;");
+            let _ = writeln!(s, "\tTransports = TCP;");
+            let _ = writeln!(s, "\tFSAL {{");
+            let _ = writeln!(s, "\t\tName = GLUSTER;");
+            let _ = writeln!(s, "\t\tHostname = \"localhost\";");
+            let _ = writeln!(s, "\t\tVolume = \"{volume}\";");
+            if let Some(volpath) = new.volpath() {
+                let _ = writeln!(s, "\t\tvolpath = \"{volpath}\";");
+            }
+            let _ = writeln!(s, "\t}}");
         }
         None => {
+            let _ = writeln!(s, "\tSquash = No_Root_Squash;");
+            let _ = writeln!(s, "\tSecType = sys;");
+            let _ = writeln!(s, "\tProtocols = 4;");
+            let _ = writeln!(s, "\tTransports = TCP;");
             let _ = writeln!(s, "\tFSAL {{\n\t\tName = VFS;\n\t}}");
         }
     }
     let _ = writeln!(s, "}}");
     s
+}
+
+/// The most characters gluster's CLI accepts in a volume name.
+const VOLUME_NAME_MAX: usize = 256;
+/// Words gluster's CLI refuses as volume names (they are volfile keywords or CLI words).
+const RESERVED_VOLUME_NAMES: &[&str] = &[
+    "volume",
+    "type",
+    "subvolumes",
+    "option",
+    "end-volume",
+    "all",
+    "volume_not_in_ring",
+    "description",
+    "force",
+    "snap-max-hard-limit",
+    "snap-max-soft-limit",
+    "auto-delete",
+    "activate-on-create",
+];
+
+/// Refuses a volume name gluster would refuse: it takes ASCII letters, digits, `-` and `_`
+/// only, at most [`VOLUME_NAME_MAX`] of them, not starting with `-`, and none of its
+/// reserved words.
+fn check_volume(volume: &str) -> Result<(), CliError> {
+    let refuse = |why: &str| {
+        Err(CliError::Refused(format!(
+            "volume `{volume}` {why} (gluster volume names are 1-{VOLUME_NAME_MAX} letters, \
+             digits, '-' and '_', not starting with '-')"
+        )))
+    };
+    if volume.is_empty() {
+        return refuse("is empty");
+    }
+    if volume.len() > VOLUME_NAME_MAX {
+        return refuse("is too long");
+    }
+    if let Some(c) = volume
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
+    {
+        return refuse(&format!("contains {c:?}"));
+    }
+    if volume.starts_with('-') {
+        return refuse("starts with '-'");
+    }
+    if RESERVED_VOLUME_NAMES.contains(&volume) {
+        return refuse("is a word gluster reserves");
+    }
+    Ok(())
 }
 
 /// Checks a value that goes into a quoted ganesha setting.
@@ -182,38 +279,61 @@ fn online_nodes(spec: &ClusterSpec) -> Vec<&NodeSpec> {
     }
 }
 
-/// Runs `ganesha-ha node-export ARGS` on every online node.
+/// Runs `ganesha-ha node-export ARGS` on every online node, all at once: ganesha's
+/// RemoveExport of a GLUSTER export returns only when its volume's client is finished
+/// (about 10 s), which one node after another would multiply. Results in node order.
 fn on_every_node(spec: &ClusterSpec, transport: &dyn Transport, args: &[&str]) -> Vec<NodeResult> {
     let program = std::env::current_exe()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "ganesha-ha".to_owned());
     let mut argv = vec![program.as_str(), "node-export"];
     argv.extend_from_slice(args);
-    online_nodes(spec)
-        .into_iter()
-        .map(|node| {
-            let out = transport.output(node, &argv, None, NODE_LIMIT + Duration::from_secs(5));
-            let (ok, message) = match out {
-                Ok(o) => {
-                    let text = if o.status.success() {
-                        &o.stdout
-                    } else {
-                        &o.stderr
-                    };
-                    (
-                        o.status.success(),
-                        String::from_utf8_lossy(text).trim().to_owned(),
-                    )
-                }
-                Err(e) => (false, e.to_string()),
+    let argv = &argv;
+    std::thread::scope(|scope| {
+        let calls: Vec<_> = online_nodes(spec)
+            .into_iter()
+            .map(|node| {
+                (
+                    node,
+                    scope.spawn(move || node_export(transport, node, argv)),
+                )
+            })
+            .collect();
+        calls
+            .into_iter()
+            .map(|(node, call)| {
+                call.join().unwrap_or_else(|_| NodeResult {
+                    node: node.name.clone(),
+                    ok: false,
+                    message: "the call on this node panicked".into(),
+                })
+            })
+            .collect()
+    })
+}
+
+/// One node's `ganesha-ha node-export` call, bounded.
+fn node_export(transport: &dyn Transport, node: &NodeSpec, argv: &[&str]) -> NodeResult {
+    let out = transport.output(node, argv, None, NODE_LIMIT + Duration::from_secs(5));
+    let (ok, message) = match out {
+        Ok(o) => {
+            let text = if o.status.success() {
+                &o.stdout
+            } else {
+                &o.stderr
             };
-            NodeResult {
-                node: node.name.clone(),
-                ok,
-                message,
-            }
-        })
-        .collect()
+            (
+                o.status.success(),
+                String::from_utf8_lossy(text).trim().to_owned(),
+            )
+        }
+        Err(e) => (false, e.to_string()),
+    };
+    NodeResult {
+        node: node.name.clone(),
+        ok,
+        message,
+    }
 }
 
 /// The `%include` line for `file`.
@@ -265,17 +385,29 @@ pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResul
             new.name
         ));
     }
-    check_value("path", &new.path)?;
-    if !new.path.starts_with('/') {
-        return refuse(format!("path `{}` is not absolute", new.path));
+    if let Some(v) = &new.volume {
+        check_volume(v)?;
     }
-    let pseudo = new.pseudo.clone().unwrap_or_else(|| new.path.clone());
+    match &new.path {
+        Some(path) => {
+            check_value("path", path)?;
+            if !path.starts_with('/') {
+                return refuse(format!("path `{path}` is not absolute"));
+            }
+            if path.split('/').any(|c| c == "..") {
+                return refuse(format!("path `{path}` has a `..` component"));
+            }
+        }
+        None if new.volume.is_none() => {
+            return refuse("give --path (a directory) or --volume (a gluster volume)".into())
+        }
+        None => {}
+    }
+    let path = new.export_path();
+    let pseudo = new.pseudo.clone().unwrap_or_else(|| path.clone());
     check_value("pseudo path", &pseudo)?;
     if !pseudo.starts_with('/') {
         return refuse(format!("pseudo path `{pseudo}` is not absolute"));
-    }
-    if let Some(v) = &new.volume {
-        check_value("volume", v)?;
     }
     let existing = list(spec)?;
     if existing.iter().any(|e| e.name == new.name) {
@@ -316,7 +448,7 @@ pub fn add(spec: &ClusterSpec, new: &NewExport) -> Result<(Export, Vec<NodeResul
     let export = Export {
         name: new.name.clone(),
         id,
-        path: new.path.clone(),
+        path,
         pseudo,
         file,
     };
@@ -398,7 +530,7 @@ mod tests {
         let new = NewExport {
             name: "data".into(),
             id: None,
-            path: "/srv/data".into(),
+            path: Some("/srv/data".into()),
             pseudo: Some("/data".into()),
             volume: None,
             read_only: false,
@@ -411,6 +543,118 @@ mod tests {
             export_ids(&format!("{text}\n# Export_Id = 9;\nexport_id=3;")),
             [7, 3]
         );
+    }
+
+    fn gluster(path: Option<&str>, read_only: bool) -> NewExport {
+        NewExport {
+            name: "vol".into(),
+            id: None,
+            path: path.map(Into::into),
+            pseudo: None,
+            volume: Some("data".into()),
+            read_only,
+        }
+    }
+
+    #[test]
+    fn a_volume_renders_as_glusterfs_script_does_over_nfsv4_tcp() {
+        assert_eq!(
+            render(&gluster(None, false), 2),
+            "# Managed by ganesha-ha (export vol).\n\
+             EXPORT {\n\
+             \tExport_Id = 2;\n\
+             \tPath = \"/data\";\n\
+             \tPseudo = \"/data\";\n\
+             \tAccess_Type = RW;\n\
+             \tDisable_ACL = true;\n\
+             \tSquash = \"No_root_squash\";\n\
+             \tSecType = \"sys\";\n\
+             \tSecurity_Label = False;\n\
+             \tProtocols = 4;\n\
+             \tTransports = TCP;\n\
+             \tFSAL {\n\
+             \t\tName = GLUSTER;\n\
+             \t\tHostname = \"localhost\";\n\
+             \t\tVolume = \"data\";\n\
+             \t}\n\
+             }\n"
+        );
+        // The volume's root, written either way, has no volpath.
+        assert_eq!(
+            render(&gluster(Some("/"), false), 2),
+            render(&gluster(None, false), 2)
+        );
+    }
+
+    #[test]
+    fn a_directory_inside_a_volume_is_its_volpath() {
+        let text = render(&gluster(Some("/projects/a/"), true), 3);
+        assert!(text.contains("\t\tvolpath = \"/projects/a/\";\n"), "{text}");
+        assert_eq!(setting(&text, "Path").as_deref(), Some("/data/projects/a"));
+        assert_eq!(
+            setting(&text, "Pseudo").as_deref(),
+            Some("/data/projects/a")
+        );
+        assert_eq!(setting(&text, "Access_Type").as_deref(), Some("RO"));
+        let mut named = gluster(Some("/projects"), false);
+        named.pseudo = Some("/p".into());
+        let text = render(&named, 4);
+        assert_eq!(setting(&text, "Pseudo").as_deref(), Some("/p"));
+        assert_eq!(setting(&text, "Path").as_deref(), Some("/data/projects"));
+    }
+
+    #[test]
+    fn a_vfs_export_keeps_its_block() {
+        let text = render(
+            &NewExport {
+                name: "d".into(),
+                id: None,
+                path: Some("/srv/d".into()),
+                pseudo: None,
+                volume: None,
+                read_only: false,
+            },
+            5,
+        );
+        assert!(text.contains("\tFSAL {\n\t\tName = VFS;\n\t}\n"), "{text}");
+        assert!(
+            text.contains("\tProtocols = 4;\n\tTransports = TCP;\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Disable_ACL") && !text.contains("volpath"),
+            "{text}"
+        );
+        assert_eq!(setting(&text, "Pseudo").as_deref(), Some("/srv/d"));
+    }
+
+    #[test]
+    fn volume_names_follow_gluster() {
+        for good in [
+            "data",
+            "gluster_shared_storage",
+            "Vol-1",
+            "9",
+            &"v".repeat(256),
+        ] {
+            assert!(check_volume(good).is_ok(), "{good}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("a.b", "contains '.'"),
+            ("a/b", "contains '/'"),
+            ("a b", "contains ' '"),
+            ("dätä", "contains 'ä'"),
+            ("-x", "starts with '-'"),
+            ("all", "reserves"),
+            (&"v".repeat(257), "too long"),
+        ] {
+            let e = check_volume(bad).unwrap_err().to_string();
+            assert!(
+                e.contains(why) && e.contains("letters, digits"),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

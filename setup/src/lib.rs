@@ -16,6 +16,7 @@ pub mod error;
 pub mod exports;
 pub mod form;
 pub mod generate;
+pub mod gluster;
 pub mod install;
 pub mod membership;
 pub mod model;

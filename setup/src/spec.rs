@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use ganesha_agents::names::GANESHA_PID_FILE;
 use ipnetwork::IpNetwork;
 
+use crate::gluster::SHARED_STORAGE_MOUNT;
+
 /// Everything `ganesha-ha` needs to build and manage one cluster.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClusterSpec {
@@ -32,6 +34,9 @@ pub struct ClusterSpec {
     pub portblock: bool,
     /// Interface for the VIPs (IPaddr2 `nic`); `None` lets IPaddr2 find it.
     pub vip_nic: Option<String>,
+    /// `HA_GLUSTER_SHARED_STORAGE`: `setup` checks the gluster pool and enables glusterfs's
+    /// shared storage, the default state volume then ([`crate::gluster`]).
+    pub gluster_shared_storage: bool,
 }
 
 impl ClusterSpec {
@@ -110,7 +115,7 @@ impl Default for StateVolume {
             device: None,
             fstype: None,
             options: None,
-            mount: "/run/gluster/shared_storage".into(),
+            mount: SHARED_STORAGE_MOUNT.into(),
         }
     }
 }

@@ -152,6 +152,27 @@ fn exports_are_added_refreshed_and_removed_on_every_node() {
         ]
     );
     lab.node(2).heal().unwrap();
+    // Remove reaches all three once the restarted daemon is on the bus again.
+    let t = Instant::now();
+    while !in_node(lab.node(2), "dbus-send")
+        .args([
+            "--system",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.NameHasOwner",
+            "string:org.ganesha.nfsd",
+        ])
+        .run()
+        .stdout()
+        .contains("boolean true")
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "node3's ganesha is not back"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 
     ganesha_ha(node1, &["export", "remove", "data2", "--config", &conf]).expect_success();
     wait_all(&lab, false);

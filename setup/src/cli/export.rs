@@ -30,13 +30,15 @@ enum Action {
     Add {
         /// A name for it (letters, digits, '-', '_', '.').
         name: String,
-        /// The directory (FSAL VFS) or, with --volume, the path inside the volume.
-        #[arg(long)]
-        path: String,
-        /// The NFSv4 pseudo path (default: the same as --path).
+        /// The directory (FSAL VFS; required without --volume) or, with --volume, a
+        /// directory inside the volume (default: the whole volume).
+        #[arg(long, required_unless_present = "volume")]
+        path: Option<String>,
+        /// The NFSv4 pseudo path (default: the export's Path: --path, or /VOLUME[/PATH]).
         #[arg(long)]
         pseudo: Option<String>,
-        /// Serve this GlusterFS volume (FSAL GLUSTER) instead of a local directory.
+        /// Serve this GlusterFS volume (FSAL GLUSTER, through each node's glusterd) instead
+        /// of a local directory.
         #[arg(long)]
         volume: Option<String>,
         /// The Export_Id (default: the next free one).

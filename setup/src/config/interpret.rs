@@ -8,8 +8,11 @@ use std::net::IpAddr;
 use ipnetwork::IpNetwork;
 
 use super::errors::{Problem, Report};
-use super::keys::{self, Form, Key, Read, Unset, FENCE, STONITH, VIP};
+use super::keys::{
+    self, Form, Key, Read, Unset, FENCE, STATE_DEVICE, STATE_FSTYPE, STATE_MOUNT, STONITH, VIP,
+};
 use super::lex::{Entry, Lexed};
+use crate::gluster::{GLUSTER_FSTYPE, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
 use crate::spec::{
     ClusterSpec, FenceDevice, Fencing, GaneshaPaths, Intervals, NodeSpec, SshSettings, StateVolume,
     TransportKind,
@@ -27,6 +30,7 @@ pub(super) struct Draft {
     pub exports_dir: Option<String>,
     pub portblock: bool,
     pub vip_nic: Option<String>,
+    pub gluster_shared_storage: bool,
 }
 
 impl Default for Draft {
@@ -43,6 +47,7 @@ impl Default for Draft {
             exports_dir: None,
             portblock: false,
             vip_nic: None,
+            gluster_shared_storage: false,
         }
     }
 }
@@ -145,6 +150,10 @@ pub(super) fn interpret(lexed: &Lexed, report: &mut Report<'_>) -> Option<Cluste
     };
     let fencing = fencing(stonith, fences, lexed, report);
 
+    if draft.gluster_shared_storage {
+        shared_storage_defaults(&mut draft.state, |key| read_at.contains_key(key));
+    }
+
     // Assemble only when everything required is there.
     let (names, _) = nodes?;
     let mut nodes = Vec::with_capacity(names.len());
@@ -168,7 +177,22 @@ pub(super) fn interpret(lexed: &Lexed, report: &mut Report<'_>) -> Option<Cluste
         exports_dir: draft.exports_dir,
         portblock: draft.portblock,
         vip_nic: draft.vip_nic,
+        gluster_shared_storage: draft.gluster_shared_storage,
     })
+}
+
+/// With `HA_GLUSTER_SHARED_STORAGE=on`, the state volume is glusterfs's shared storage,
+/// mounted from the local glusterd, unless the `HA_STATE_*` keys that were `set` say otherwise.
+fn shared_storage_defaults(state: &mut StateVolume, set: impl Fn(&str) -> bool) {
+    if !set(STATE_DEVICE) {
+        state.device = Some(format!("localhost:/{SHARED_STORAGE_VOLUME}"));
+    }
+    if !set(STATE_FSTYPE) {
+        state.fstype = Some(GLUSTER_FSTYPE.into());
+    }
+    if !set(STATE_MOUNT) {
+        state.mount = SHARED_STORAGE_MOUNT.into();
+    }
 }
 
 /// Each node's `HA_NODE_ADDR_<node>` and its line, checked to be one per node and distinct.
@@ -694,5 +718,37 @@ VIP_server2="10.0.2.2"
                 Some(format!("192.168.1.{}", i + 10).parse().unwrap())
             );
         }
+    }
+
+    #[test]
+    fn config_gluster_shared_storage_is_the_default_state_volume() {
+        let off = ok(BASE);
+        assert!(!off.gluster_shared_storage);
+        assert_eq!((off.state.device, off.state.fstype), (None, None));
+
+        let on = ok(&format!("{BASE}HA_GLUSTER_SHARED_STORAGE=on\n"));
+        assert!(on.gluster_shared_storage);
+        assert_eq!(
+            on.state.device.as_deref(),
+            Some("localhost:/gluster_shared_storage")
+        );
+        assert_eq!(on.state.fstype.as_deref(), Some("glusterfs"));
+        assert_eq!(on.state.mount, "/run/gluster/shared_storage");
+
+        // The HA_STATE_* keys that are set win, each on its own.
+        let mine = ok(&format!(
+            "{BASE}HA_GLUSTER_SHARED_STORAGE=on\nHA_STATE_DEVICE=server1:/state\n\
+             HA_STATE_MOUNT=/srv/state\n"
+        ));
+        assert_eq!(mine.state.device.as_deref(), Some("server1:/state"));
+        assert_eq!(mine.state.fstype.as_deref(), Some("glusterfs"));
+        assert_eq!(mine.state.mount, "/srv/state");
+
+        let e = only(
+            &format!("{BASE}HA_GLUSTER_SHARED_STORAGE=yes\n"),
+            Some(6),
+            "HA_GLUSTER_SHARED_STORAGE",
+        );
+        assert!(fix(&e).contains("on or off"), "{e:?}");
     }
 }

@@ -28,6 +28,10 @@ pub(super) const VIP: &str = "VIP_";
 pub(super) const NODE_ADDR: &str = "HA_NODE_ADDR_";
 /// `HA_FENCE_<id>`.
 pub(super) const FENCE: &str = "HA_FENCE_";
+/// The state volume's keys, which `HA_GLUSTER_SHARED_STORAGE` gives other defaults.
+pub(super) const STATE_DEVICE: &str = "HA_STATE_DEVICE";
+pub(super) const STATE_FSTYPE: &str = "HA_STATE_FSTYPE";
+pub(super) const STATE_MOUNT: &str = "HA_STATE_MOUNT";
 
 /// One key, or a family of keys sharing a prefix.
 pub struct Key {
@@ -215,23 +219,26 @@ pub static KEYS: &[Key] = &[
         unset: Unset::Default(|d| d.intervals.vip.clone()),
     },
     Key {
-        name: "HA_STATE_DEVICE",
+        name: STATE_DEVICE,
         doc: "the shared state volume ganesha_nfsd mounts, e.g. \
               `server1:/gluster_shared_storage`",
         read: Read::Setting(|d, v| {
             d.state.device = Some(no_space(v, "a device")?);
             Ok(())
         }),
-        unset: Unset::Otherwise("none: `HA_STATE_MOUNT` is an existing directory"),
+        unset: Unset::Otherwise(
+            "none: `HA_STATE_MOUNT` is an existing directory (with \
+             `HA_GLUSTER_SHARED_STORAGE=on`: `localhost:/gluster_shared_storage`)",
+        ),
     },
     Key {
-        name: "HA_STATE_FSTYPE",
+        name: STATE_FSTYPE,
         doc: "the state volume's file system type (`mount -t`), e.g. `glusterfs`",
         read: Read::Setting(|d, v| {
             d.state.fstype = Some(fstype(v)?);
             Ok(())
         }),
-        unset: Unset::Otherwise("mount decides"),
+        unset: Unset::Otherwise("mount decides (with `HA_GLUSTER_SHARED_STORAGE=on`: `glusterfs`)"),
     },
     Key {
         name: "HA_STATE_OPTIONS",
@@ -243,13 +250,27 @@ pub static KEYS: &[Key] = &[
         unset: Unset::Otherwise("none"),
     },
     Key {
-        name: "HA_STATE_MOUNT",
+        name: STATE_MOUNT,
         doc: "where the state volume is mounted (an absolute path, not `/`)",
         read: Read::Setting(|d, v| {
             d.state.mount = state_mount(v)?;
             Ok(())
         }),
         unset: Unset::Default(|d| d.state.mount.clone()),
+    },
+    Key {
+        name: "HA_GLUSTER_SHARED_STORAGE",
+        doc: "`on` or `off`: `setup` refuses unless every node is `Peer in Cluster (Connected)` \
+              in the gluster trusted pool, enables glusterfs's shared storage (`volume set all \
+              cluster.enable-shared-storage enable`) when its volume does not exist, waits \
+              until it is mounted at `/run/gluster/shared_storage` on every node, and makes it \
+              the state volume unless the `HA_STATE_*` keys say otherwise; `teardown` never \
+              disables it (other gluster features use it)",
+        read: Read::Setting(|d, v| {
+            d.gluster_shared_storage = on_off(v)?;
+            Ok(())
+        }),
+        unset: Unset::Default(|d| on_off_word(d.gluster_shared_storage).into()),
     },
     Key {
         name: "HA_GANESHA_CONF",

@@ -52,6 +52,7 @@ pub fn spec(n: usize, fencing: bool, portblock: bool) -> ClusterSpec {
         exports_dir: None,
         portblock,
         vip_nic: None,
+        gluster_shared_storage: false,
     }
 }
 
