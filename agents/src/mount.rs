@@ -156,6 +156,15 @@ pub fn probe_dir(dir: &Path, bound: Duration) -> Result<(), OcfError> {
     })
 }
 
+/// What [`Volume::mount`] found or did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mounted {
+    /// Mounted by this call.
+    Now,
+    /// A mount that answers was there already (gluster's shared-storage hook, fstab).
+    Already,
+}
+
 /// What to mount where.
 #[derive(Clone, Debug)]
 pub struct Volume {
@@ -168,7 +177,7 @@ pub struct Volume {
 impl Volume {
     /// Mounts the volume unless a mount that answers is there already (one that does not is
     /// unmounted first).
-    pub fn mount(&self, deadline: Deadline) -> Result<(), OcfError> {
+    pub fn mount(&self, deadline: Deadline) -> Result<Mounted, OcfError> {
         if let Some(existing) = find(&self.mount_point)? {
             // A mount whose client died (ENOTCONN) or hangs would fail the recovery layout
             // step, and a failed start bans the node: replace it instead of adopting it.
@@ -180,7 +189,7 @@ impl Volume {
                         existing.fstype,
                         existing.source
                     );
-                    return Ok(());
+                    return Ok(Mounted::Already);
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -209,7 +218,7 @@ impl Volume {
         cmd.arg("--").arg(&self.device).arg(&self.mount_point);
         command::run(&mut cmd, deadline.remaining())?;
         tracing::info!("mounted {} on {}", self.device, self.mount_point.display());
-        Ok(())
+        Ok(Mounted::Now)
     }
 
     /// Unmounts the volume if mounted, within `deadline`, whatever state it is in: stop must

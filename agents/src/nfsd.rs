@@ -11,9 +11,11 @@
 //!   monitor instead of blocking it), and at `OCF_CHECK_LEVEL` 10 the daemon answers
 //!   `get_grace` on D-Bus within a bound.
 //! - stop: D-Bus `shutdown`, then SIGTERM, then SIGKILL, in most of the stop timeout; then
-//!   the recovery root is released and the volume unmounted in the rest, whatever state it
-//!   is in ([`crate::mount::Volume::unmount`]: a busy volume retried, then a FUSE
-//!   connection aborted, then a lazy detach). Nothing touches the volume without a bound.
+//!   the recovery root is released and, when start mounted it, the volume unmounted in the
+//!   rest, whatever state it is in ([`crate::mount::Volume::unmount`]: a busy volume
+//!   retried, then a FUSE connection aborted, then a lazy detach). A volume that was mounted
+//!   before start (gluster's shared-storage hook mounts it for every gluster feature) stays.
+//!   Nothing touches the volume without a bound.
 //!   Stopping a stopped resource succeeds.
 
 use std::fs::{self, File};
@@ -35,6 +37,7 @@ use crate::dbus::{DbusError, GaneshaAdmin};
 use crate::mount::{self, Volume};
 use crate::names::{GANESHA_PID_FILE, NFSD_AGENT};
 use crate::recovery::{self, Layout};
+use crate::state;
 
 static PARAMS: [ParamSpec; 13] = [
     ParamSpec::string("binary")
@@ -87,8 +90,9 @@ static PARAMS: [ParamSpec; 13] = [
             "state volume mount point",
             "Where the shared state volume is mounted, or the existing shared directory when no \
          state_device is given. Monitor fails when this node's recovery directory there does not \
-         answer within half its timeout. Stop unmounts a mounted state_device whatever its state: \
-         a busy volume is retried for a few seconds, then (FUSE) its connection is aborted through \
+         answer within half its timeout. Stop unmounts the state_device that start mounted (one \
+         that was mounted before start, e.g. by gluster's shared-storage hook, stays) whatever \
+         its state: a busy volume is retried for a few seconds, then (FUSE) its connection is aborted through \
          /sys/fs/fuse/connections, then it is detached lazily; the processes holding it are logged.",
         ),
     ParamSpec::string("state_subdir")
@@ -136,7 +140,8 @@ static METADATA: Metadata = Metadata {
                until it answers on D-Bus. Monitor also reads this node's recovery directory on \
                the volume, with a bound, so that a hung or disconnected volume fails it. Stop \
                asks ganesha to shut down over D-Bus, then escalates to SIGTERM and SIGKILL, and \
-               unmounts the volume even when it is busy, disconnected or hung (aborting a hung \
+               unmounts the volume it mounted (one mounted before start stays) even when it is \
+               busy, disconnected or hung (aborting a hung \
                FUSE connection, detaching lazily as the last resort), all within the stop \
                timeout; nothing touches the volume without a bound. Use it as a clone together \
                with ganesha_mon and ganesha_grace.",
@@ -473,6 +478,44 @@ fn startup_error(log: Option<&Path>, pid: u32) -> String {
     }
 }
 
+/// The state-file key naming the mount point start mounted itself.
+const MOUNTED_BY_START: &str = "mounted_by_start";
+
+/// Notes whether start mounted the state volume, so that stop unmounts only what start
+/// mounted (per boot: the state file lives under `HA_RSCTMP`).
+fn record_mount(ctx: &Context, volume: &Volume, mounted: mount::Mounted) -> Result<(), OcfError> {
+    let file = ctx.state_file(NFSD_AGENT);
+    let result = match mounted {
+        mount::Mounted::Now => state::write(
+            &file,
+            &[(
+                MOUNTED_BY_START.to_owned(),
+                volume.mount_point.display().to_string(),
+            )]
+            .into_iter()
+            .collect(),
+        ),
+        // Adopting a mount that was there already: never take over its unmount, but keep
+        // a note from an earlier start of ours that mounted it.
+        mount::Mounted::Already if mounted_by_start(ctx, volume) => Ok(()),
+        mount::Mounted::Already => state::remove(&file),
+    };
+    result.map_err(|e| OcfError::io(format!("writing {}", file.display()), e))
+}
+
+fn mounted_by_start(ctx: &Context, volume: &Volume) -> bool {
+    state::read(&ctx.state_file(NFSD_AGENT))
+        .ok()
+        .flatten()
+        .and_then(|entries| entries.get(MOUNTED_BY_START).cloned())
+        .is_some_and(|at| Path::new(&at) == volume.mount_point)
+}
+
+fn forget_mount(ctx: &Context) -> Result<(), OcfError> {
+    let file = ctx.state_file(NFSD_AGENT);
+    state::remove(&file).map_err(|e| OcfError::io(format!("removing {}", file.display()), e))
+}
+
 impl Agent for GaneshaNfsd {
     fn metadata(&self) -> &'static Metadata {
         &METADATA
@@ -492,7 +535,8 @@ impl Agent for GaneshaNfsd {
         let cfg = Config::read(ctx)?;
         let deadline = ctx.deadline();
         if let Some(volume) = &cfg.volume {
-            volume.mount(deadline)?;
+            let mounted = volume.mount(deadline)?;
+            record_mount(ctx, volume, mounted)?;
         }
         let layout = cfg.layout(ctx)?;
         // On the volume: bounded, a hung mount must fail the start, not block it.
@@ -554,7 +598,17 @@ impl Agent for GaneshaNfsd {
             }
         }
         if let Some(volume) = &cfg.volume {
-            volume.unmount(deadline)?;
+            if mounted_by_start(ctx, volume) {
+                volume.unmount(deadline)?;
+                forget_mount(ctx)?;
+            } else if mount::find(&volume.mount_point)?.is_some() {
+                // Other users of the volume (gluster's shared storage serves geo-replication
+                // and the snapshot scheduler too) keep what they mounted.
+                tracing::info!(
+                    "{} was mounted before start; left mounted",
+                    volume.mount_point.display()
+                );
+            }
         }
         match daemon {
             // A daemon blocked on the hung volume dies once the unmount has aborted its

@@ -306,3 +306,23 @@ fn start_replaces_a_mount_whose_client_died() {
     lab.lab.down().unwrap();
     eprintln!("test took {:.1?}", t0.elapsed());
 }
+
+#[test]
+fn stop_leaves_a_volume_that_was_mounted_before_start() {
+    let lab = AgentLab::up_gluster();
+    let node = lab.node();
+    // Mounted by gluster's shared-storage hook, as on every gluster server.
+    assert_eq!(mounted(node), 1);
+    let p = params(&lab);
+    run(&lab, "start", &p, "0")
+        .expect_code(0)
+        .expect_stderr_contains("already mounted");
+    run(&lab, "monitor", &p, "10").expect_code(0);
+    run(&lab, "stop", &p, "0")
+        .expect_code(0)
+        .expect_stderr_contains("left mounted");
+    assert_eq!(mounted(node), 1, "gluster's mount stays");
+    assert!(node.shared_storage_mounted());
+    run(&lab, "monitor", &p, "0").expect_code(7);
+    lab.lab.down().unwrap();
+}
