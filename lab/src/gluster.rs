@@ -28,6 +28,10 @@ pub const DATA_VOLUME: &str = "data";
 pub const SHARED_STORAGE_VOLUME: &str = "gluster_shared_storage";
 /// Where the shared storage is mounted on every node.
 pub const SHARED_STORAGE_MOUNT: &str = "/run/gluster/shared_storage";
+/// `network.ping-timeout` of the lab's volumes, in seconds, instead of glusterfs's 42: how
+/// long a client of a crashed node's brick blocks before it gives up on it (why the lab sets
+/// it: `lab/src/lab/gluster.rs`).
+pub const PING_TIMEOUT: u32 = 10;
 /// glusterd (command name).
 pub const GLUSTERD: &str = "glusterd";
 /// A brick process (command name).

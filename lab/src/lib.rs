@@ -95,9 +95,9 @@ pub mod util;
 pub use agents::{FENCE_AGENT, OCF_AGENTS, OCF_RESOURCE_D, OWN_PROVIDER};
 pub use conf::dbus_system_conf;
 pub use error::LabError;
-pub use ganesha::{write_ganesha_conf, GaneshaConf};
+pub use ganesha::{write_ganesha_conf, GaneshaConf, GaneshaExport, HELLO_FILE, HELLO_TEXT};
 pub use gluster::{
-    VolumeInfo, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD, SHARED_STORAGE_MOUNT,
+    VolumeInfo, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD, PING_TIMEOUT, SHARED_STORAGE_MOUNT,
     SHARED_STORAGE_VOLUME,
 };
 pub use lab::{down_state, Lab, FENCE_RESOURCE};
