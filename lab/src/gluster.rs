@@ -201,12 +201,20 @@ impl Node {
         self.glusterfs_mounts().iter().any(|m| m == at) && self.fuse_client_runs(at)
     }
 
-    /// Whether a `glusterfs` FUSE client of the node serves mount point `at` (its last
-    /// argument); looked up by pid, so a hung mount cannot block the question.
+    /// Whether a `glusterfs` FUSE client of the node serves mount point `at`.
     fn fuse_client_runs(&self, at: &Path) -> bool {
+        !self.fuse_client_pids(at).is_empty()
+    }
+
+    /// The node's `glusterfs` FUSE clients serving mount point `at` (their last argument);
+    /// looked up by pid, so a hung mount cannot block the question. Stopping one
+    /// (`SIGSTOP`) makes the mount hang for every process in the node.
+    pub fn fuse_client_pids(&self, at: &Path) -> Vec<Pid> {
         self.raw_named(GLUSTERFS)
             .into_iter()
-            .any(|p| cmdline(p).last().is_some_and(|a| Path::new(a) == at))
+            .filter(|&p| cmdline(p).last().is_some_and(|a| Path::new(a) == at))
+            .map(Pid::from_raw)
+            .collect()
     }
 
     /// The node's own gluster state and files (see the module documentation), bind-mounted
