@@ -18,7 +18,8 @@
 //!   [`Node::name`];
 //! * a system bus (`dbus-daemon` on `/run/dbus/system_bus_socket`), `corosync -f` and
 //!   `pacemakerd`, and with [`LabOptions::ganesha_service`] a `ganesha.nfsd` serving
-//!   `<shared>/export`, all started by the lab, detached (sessions of their own).
+//!   `<shared>/export` (with gluster: the volume [`DATA_VOLUME`] through FSAL GLUSTER), all
+//!   started by the lab, detached (sessions of their own).
 //!
 //! With [`LabOptions::gluster`], every node is also a GlusterFS server: its own glusterd
 //! and gluster state, one trusted pool, the volume [`DATA_VOLUME`] and the shared storage

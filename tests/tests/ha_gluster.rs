@@ -28,7 +28,9 @@ use ganesha_e2e::faults::{daemon_failure, node_failure};
 use ganesha_e2e::ha::{assert_others_stayed_home, read_within, vip_of, Ha, LabSlot, SERVE_BOUND};
 use ganesha_e2e::lab::in_node;
 use ganesha_e2e::watch::Watch;
-use ganesha_lab::{FailMode, Node, Signal, DATA_VOLUME, SHARED_STORAGE_MOUNT};
+use ganesha_lab::{
+    FailMode, Node, Signal, DATA_VOLUME, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME,
+};
 
 #[test]
 fn daemon_killed_then_node_crashed_on_gluster() {
@@ -101,8 +103,9 @@ impl Reader {
     }
 }
 
-/// `gluster volume heal VOLUME info` from `node`: every brick connected with no entry to heal.
-fn healed(node: &Node, volume: &str) -> bool {
+/// `gluster volume heal VOLUME info` from `node`: each of the `bricks` connected with no
+/// entry to heal.
+fn healed(node: &Node, volume: &str, bricks: usize) -> bool {
     let info = in_node(node, "gluster")
         .args(["--mode=script", "volume", "heal", volume, "info"])
         .timeout(Duration::from_secs(30))
@@ -114,7 +117,7 @@ fn healed(node: &Node, volume: &str) -> bool {
         .filter_map(|l| l.strip_prefix("Number of entries:"))
         .map(str::trim)
         .collect();
-    info.success() && counts.len() == 3 && counts.iter().all(|c| *c == "0")
+    info.success() && counts.len() == bricks && counts.iter().all(|c| *c == "0")
 }
 
 /// node2's bricks (of both volumes) killed: the replica-3 volumes keep serving from the two
@@ -127,11 +130,7 @@ fn bricks_killed(ha: &Ha) {
     let watch = Watch::start(&ha.lab);
     let reader = Reader::start(ha, node3);
     let mut killed = node2.kill_brick(DATA_VOLUME).unwrap();
-    killed.extend(
-        node2
-            .kill_brick(ganesha_lab::SHARED_STORAGE_VOLUME)
-            .unwrap(),
-    );
+    killed.extend(node2.kill_brick(SHARED_STORAGE_VOLUME).unwrap());
     // Written with node2's brick down: only the other two replicas have it until heal.
     let during = (
         "during-brick-outage.txt",
@@ -180,8 +179,8 @@ fn bricks_killed(ha: &Ha) {
         "volumes healed, every brick connected",
         Duration::from_secs(120),
         || {
-            for volume in [DATA_VOLUME, ganesha_lab::SHARED_STORAGE_VOLUME] {
-                if !healed(node1, volume) {
+            for volume in [DATA_VOLUME, SHARED_STORAGE_VOLUME] {
+                if !healed(node1, volume, ha.lab.nodes().len()) {
                     // Ask for an index heal now rather than at the next crawl.
                     let _ = in_node(node1, "gluster")
                         .args(["--mode=script", "volume", "heal", volume])
