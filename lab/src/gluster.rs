@@ -26,6 +26,10 @@ use crate::{io_err, sys, LabError, Node};
 pub const DATA_VOLUME: &str = "data";
 /// The shared storage volume and its mount point, as `ganesha-ha` knows them.
 pub use ganesha_ha::gluster::{SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
+/// `network.ping-timeout` of the lab's volumes, in seconds, instead of glusterfs's 42: how
+/// long a client of a crashed node's brick blocks before it gives up on it (why the lab sets
+/// it: `lab/src/lab/gluster.rs`).
+pub const PING_TIMEOUT: u32 = 10;
 /// glusterd (command name).
 pub const GLUSTERD: &str = "glusterd";
 /// A brick process (command name).
@@ -201,8 +205,8 @@ impl Node {
     }
 
     /// The node's `glusterfs` FUSE clients serving mount point `at` (their last argument);
-    /// looked up by pid, so a hung mount cannot block the question. The way to make a mount
-    /// hang is to SIGSTOP its client ([`Node::kill`]).
+    /// looked up by pid, so a hung mount cannot block the question. Stopping one
+    /// (`SIGSTOP`, [`Node::kill`]) makes the mount hang for every process in the node.
     pub fn fuse_client_pids(&self, at: &Path) -> Vec<Pid> {
         self.raw_named(GLUSTERFS)
             .into_iter()

@@ -18,7 +18,8 @@
 //!   [`Node::name`];
 //! * a system bus (`dbus-daemon` on `/run/dbus/system_bus_socket`), `corosync -f` and
 //!   `pacemakerd`, and with [`LabOptions::ganesha_service`] a `ganesha.nfsd` serving
-//!   `<shared>/export`, all started by the lab, detached (sessions of their own).
+//!   `<shared>/export` (with gluster: the volume [`DATA_VOLUME`] through FSAL GLUSTER), all
+//!   started by the lab, detached (sessions of their own).
 //!
 //! With [`LabOptions::gluster`], every node is also a GlusterFS server: its own glusterd
 //! and gluster state, one trusted pool, the volume [`DATA_VOLUME`] and the shared storage
@@ -95,9 +96,9 @@ pub mod util;
 pub use agents::{FENCE_AGENT, OCF_AGENTS, OCF_RESOURCE_D, OWN_PROVIDER};
 pub use conf::dbus_system_conf;
 pub use error::LabError;
-pub use ganesha::{write_ganesha_conf, GaneshaConf};
+pub use ganesha::{write_ganesha_conf, GaneshaConf, GaneshaExport, HELLO_FILE, HELLO_TEXT};
 pub use gluster::{
-    VolumeInfo, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD, SHARED_STORAGE_MOUNT,
+    VolumeInfo, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD, PING_TIMEOUT, SHARED_STORAGE_MOUNT,
     SHARED_STORAGE_VOLUME,
 };
 pub use lab::{down_state, Lab, FENCE_RESOURCE};

@@ -35,7 +35,8 @@ pub struct LabOptions {
     /// `lab-fencing` stonith device and `stonith-enabled=true`.
     pub agents_dir: Option<PathBuf>,
     /// Run `ganesha.nfsd` in every node like a system service (false by default), with the
-    /// node's own `/etc/ganesha/ganesha.conf` exporting `<shared>/export` as `/export`,
+    /// node's own `/etc/ganesha/ganesha.conf` exporting `<shared>/export` as `/export`
+    /// (FSAL VFS; with [`gluster`](Self::gluster) the volume `data` through FSAL GLUSTER),
     /// `RecoveryRoot = /var/lib/nfs/ganesha`, pid file `/run/ganesha/ganesha.pid` and log
     /// `/var/log/ganesha/ganesha.log`: ganesha_nfsd's defaults, so a ganesha_nfsd resource
     /// adopts it.

@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use ganesha_lab::{
-    FailMode, Lab, LabOptions, Node, Progress, DATA_VOLUME, GLUSTERD, GLUSTERFS, GLUSTERFSD,
-    SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME,
+    FailMode, Lab, LabOptions, Node, Progress, DATA_VOLUME, GANESHA_CONF, GANESHA_LOG, GLUSTERD,
+    GLUSTERFS, GLUSTERFSD, HELLO_FILE, HELLO_TEXT, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME,
 };
+use ganesha_testkit::TestCommand;
 
 /// Builds a gluster lab, printing its phases with their elapsed time.
 fn up(nodes: usize, form_cluster: bool) -> Lab {
@@ -343,5 +344,69 @@ fn one_gluster_server_has_a_plain_volume_and_shared_storage() {
         host_glusterd(),
         host_state,
         "the host's /var/lib/glusterd changed"
+    );
+}
+
+/// With `ganesha_service`, every node's ganesha.nfsd exports the volume `data` through
+/// FSAL GLUSTER (libgfapi to its own glusterd) at the usual pseudo path: the lab's file,
+/// written into the volume, reads back through NFS from every node via every node.
+#[test]
+fn ganesha_exports_the_data_volume_through_fsal_gluster() {
+    let t0 = Instant::now();
+    let _ = ganesha_lab::cleanup_stale_labs();
+    let lab = Lab::up(LabOptions {
+        nodes: 3,
+        form_cluster: false,
+        gluster: true,
+        ganesha_service: true,
+        progress: Some(Progress::new(|line| eprintln!("[fsal gluster] {line}"))),
+        ..LabOptions::default()
+    })
+    .unwrap_or_else(|e| panic!("Lab::up failed:\n{e}"));
+    let up = t0.elapsed();
+    for client in lab.nodes() {
+        for server in lab.nodes() {
+            let url = format!("nfs://{}/export/{HELLO_FILE}?version=4", server.addr());
+            // The first reads may meet the servers' grace period.
+            let t = Instant::now();
+            let read = loop {
+                let read = TestCommand::new(client.command("nfs-cat"))
+                    .arg(&url)
+                    .timeout(Duration::from_secs(10))
+                    .run();
+                if read.success() || t.elapsed() > Duration::from_secs(40) {
+                    break read;
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            };
+            read.expect_success();
+            assert_eq!(read.stdout(), HELLO_TEXT, "{} via {url}", client.name());
+        }
+    }
+    for node in lab.nodes() {
+        let conf = node.read_file(GANESHA_CONF).unwrap();
+        assert!(conf.contains("Name = GLUSTER;"), "{}: {conf}", node.name());
+        assert!(
+            conf.contains(&format!("Volume = \"{DATA_VOLUME}\";")),
+            "{conf}"
+        );
+        let log = node.read_file(GANESHA_LOG).unwrap_or_default();
+        assert!(
+            log.contains(&format!("Volume {DATA_VOLUME} exported at : '/'")),
+            "{}: {log}",
+            node.name()
+        );
+        // The write went through a short mount: none is left but the shared storage.
+        assert_eq!(
+            node.glusterfs_mounts(),
+            [PathBuf::from(SHARED_STORAGE_MOUNT)],
+            "{}",
+            node.name()
+        );
+    }
+    lab.down().unwrap();
+    eprintln!(
+        "FSAL GLUSTER lab of 3 up in {up:.1?}; test took {:.1?}",
+        t0.elapsed()
     );
 }

@@ -1,6 +1,11 @@
 //! Failover time on a 3-node lab cluster set up with `ganesha-ha setup` (its default
 //! intervals, fencing through the lab fence device), beside the glusterfs shell agents
-//! measured in the same kind of lab (their figures are in docs/failover.md).
+//! measured in the same kind of lab (their figures are in docs/failover.md). The same
+//! scenario runs on both stacks, one lab after the other: FSAL_VFS (a directory the nodes
+//! share, `Ha::up`) and FSAL_GLUSTER (the replica-3 volume `data`, state on the shared
+//! storage volume, `Ha::up_gluster`); each prints its tables, then one table puts the
+//! medians side by side with their ratio (gluster / VFS). `FAILOVER_STACKS=vfs` or
+//! `gluster` runs one of them.
 //!
 //! `cargo bench -p ganesha-e2e --bench failover` (root; build the workspace first:
 //! `cargo build --release --workspace`).
@@ -27,7 +32,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::ha::{read_within, Ha};
+use ganesha_e2e::ha::{read_within, Ha, Stack};
 use ganesha_e2e::lab::is_root;
 use ganesha_e2e::log::{first_logged, log_time};
 use ganesha_e2e::watch::Watch;
@@ -40,7 +45,24 @@ fn runs(var: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn stats(label: &str, values: &[Duration], reference: &str, target: &str) {
+/// One figure's samples, for the side-by-side table.
+type Figure = (String, Vec<Duration>);
+
+fn median(values: &[Duration]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().map(Duration::as_secs_f64).collect();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Prints one row and records the figure under `label`.
+fn stats(
+    figures: &mut Vec<Figure>,
+    label: &str,
+    values: &[Duration],
+    reference: &str,
+    target: &str,
+) {
+    figures.push((label.to_owned(), values.to_vec()));
     if values.is_empty() {
         println!("| {label} | never seen | | {reference} | {target} |");
         return;
@@ -63,11 +85,51 @@ fn main() {
         eprintln!("failover bench: needs root (it builds a cluster in namespaces); skipped");
         return;
     }
-    let ha = Ha::up(3);
-    daemon_kills(&ha, runs("FAILOVER_RUNS", 10), false);
-    daemon_kills(&ha, runs("IDLE_RUNS", 5), true);
-    node_crashes(&ha, runs("CRASH_RUNS", 3));
-    ha.down();
+    let only = std::env::var("FAILOVER_STACKS").unwrap_or_default();
+    let mut results = Vec::new();
+    for stack in [Stack::Vfs, Stack::Gluster] {
+        let wanted = match stack {
+            Stack::Vfs => only.is_empty() || only == "vfs",
+            Stack::Gluster => only.is_empty() || only == "gluster",
+        };
+        if !wanted {
+            continue;
+        }
+        println!("\n## {stack}\n");
+        let t = Instant::now();
+        let ha = match stack {
+            Stack::Vfs => Ha::up(3),
+            Stack::Gluster => Ha::up_gluster(3),
+        };
+        println!("cluster set up in {:.1?}", t.elapsed());
+        let mut figures = Vec::new();
+        daemon_kills(&ha, runs("FAILOVER_RUNS", 10), false, &mut figures);
+        daemon_kills(&ha, runs("IDLE_RUNS", 5), true, &mut figures);
+        node_crashes(&ha, runs("CRASH_RUNS", 3), &mut figures);
+        ha.down();
+        println!("{stack}: {:.1?} in all", t.elapsed());
+        results.push((stack, figures));
+    }
+    side_by_side(&results);
+}
+
+/// The medians of both stacks per figure, with gluster / VFS.
+fn side_by_side(results: &[(Stack, Vec<Figure>)]) {
+    let [(a, va), (b, vb)] = results else {
+        return;
+    };
+    println!("\n## {a} and {b} side by side (medians)\n");
+    println!("| figure | {a} | {b} | {b} / {a} |");
+    println!("|---|---|---|---|");
+    let show = |m: Option<f64>| m.map_or("-".to_owned(), |m| format!("{m:.2} s"));
+    for ((label, x), (_, y)) in va.iter().zip(vb) {
+        let (mx, my) = (median(x), median(y));
+        let ratio = match (mx, my) {
+            (Some(x), Some(y)) if x > 0.0 => format!("{:.2}", y / x),
+            _ => "-".to_owned(),
+        };
+        println!("| {label} | {} | {} | {ratio} |", show(mx), show(my));
+    }
 }
 
 /// One `nfs-cat` through the VIP: when it ran and whether it returned the file.
@@ -192,18 +254,7 @@ fn one_kill(ha: &Ha, vip: Ipv4Addr) -> Kill {
     k
 }
 
-/// node1's client records on the shared volume (what a survivor takes over).
-fn node1_records(ha: &Ha) -> usize {
-    std::fs::read_dir(
-        ha.lab
-            .shared_dir()
-            .join("nfs-ganesha/node1/ganesha/v4recov"),
-    )
-    .map(|d| d.count())
-    .unwrap_or(0)
-}
-
-fn daemon_kills(ha: &Ha, runs: usize, idle: bool) {
+fn daemon_kills(ha: &Ha, runs: usize, idle: bool, figures: &mut Vec<Figure>) {
     let vip = ha.vip("node1");
     let mut kills = Vec::new();
     for run in 1..=runs {
@@ -213,10 +264,10 @@ fn daemon_kills(ha: &Ha, runs: usize, idle: bool) {
             ha.wait_until(
                 "node1's client records expired",
                 Duration::from_secs(120),
-                || node1_records(ha) == 0,
+                || ha.client_records("node1") == 0,
             );
         }
-        let records = node1_records(ha);
+        let records = ha.client_records("node1");
         let survivor_log = ha.ganesha_log(ha.lab.node(1)).len();
         let k = one_kill(ha, vip);
         let show =
@@ -265,45 +316,65 @@ fn daemon_kills(ha: &Ha, runs: usize, idle: bool) {
     );
     println!("| figure (from kill -9) | median | min | max | glusterfs shell agents | target |");
     println!("|---|---|---|---|---|---|");
+    let first = figures.len();
     stats(
+        figures,
         "every survivor in grace (get_grace)",
         &pick(|k| k.grace),
         "4.0 s (max 11.8 s)",
         "",
     );
     stats(
+        figures,
         "VIP up on a survivor",
         &pick(|k| k.moved),
         "-",
         "median <= 1.5 s, max <= 3 s",
     );
     stats(
+        figures,
         "nfs-cat through the VIP succeeds on the survivor",
         &pick(|k| k.read_via_survivor),
         "9.2 s (max 16.8 s)",
         "median <= 1.5 s, max <= 3 s",
     );
     stats(
+        figures,
         "first successful nfs-cat through the VIP (any node)",
         &pick(|k| k.outage_end),
         "-",
         "",
     );
     stats(
+        figures,
         "restarted daemon answers D-Bus",
         &pick(|k| k.healthy),
         "-",
         "",
     );
     stats(
+        figures,
         "failback: VIP home, from the daemon answering",
         &backs,
         "13-15 s",
         "<= 3 s",
     );
+    let section = if idle {
+        "kill -9, no client state"
+    } else {
+        "kill -9, clients reading"
+    };
+    name_section(&mut figures[first..], section);
 }
 
-fn node_crashes(ha: &Ha, runs: usize) {
+/// Prefixes the figures of one table with its scenario, for the side-by-side table.
+fn name_section(figures: &mut [Figure], section: &str) {
+    for (label, _) in figures {
+        *label = format!("{section}: {label}");
+    }
+}
+
+fn node_crashes(ha: &Ha, runs: usize, figures: &mut Vec<Figure>) {
     let vip = ha.vip("node3");
     let file = ha.files[0].0.clone();
     let (mut vips, mut reads, mut fenced) = (Vec::new(), Vec::new(), Vec::new());
@@ -364,19 +435,23 @@ fn node_crashes(ha: &Ha, runs: usize) {
     println!("\nnode3 powered off (lab crash), fenced by the lab device, corosync token 1000 ms, {runs} runs\n");
     println!("| figure (from the crash) | median | min | max | reference | target |");
     println!("|---|---|---|---|---|---|");
-    stats("fencing of node3 confirmed", &fenced, "-", "");
+    let first = figures.len();
+    stats(figures, "fencing of node3 confirmed", &fenced, "-", "");
     stats(
+        figures,
         "VIP up on a survivor",
         &vips,
         "-",
         "token + fencing + <= 2 s",
     );
     stats(
+        figures,
         "first successful nfs-cat through the VIP on its new node",
         &reads,
         "-",
         "",
     );
+    name_section(&mut figures[first..], "node crash");
 }
 
 /// `Mon DD HH:MM:SS.mmm` of a UTC time in milliseconds since the epoch (the format of

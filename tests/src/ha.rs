@@ -1,18 +1,21 @@
 //! The failover harness: a lab cluster set up with `ganesha-ha setup` (fencing through the lab
 //! fence device), files written into the export before a failure, and the end-of-scenario
 //! assertions on what the watchers ([`crate::watch`]) recorded. Every failure message carries
-//! the cluster's state.
+//! the cluster's state. Two stacks ([`Stack`]): FSAL VFS over a directory the nodes share
+//! ([`Ha::up`]), or GlusterFS ([`Ha::up_gluster`]): FSAL GLUSTER over the volume `data` and
+//! the state on the shared storage volume, as in production.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ganesha_lab::util::run_bounded;
-use ganesha_lab::{Lab, Node};
+use ganesha_lab::{Lab, Node, DATA_VOLUME, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
 
-use crate::lab::{ganesha_ha, ganesha_ha_in, in_node, lab_with_agents};
+use crate::lab::{ganesha_ha, ganesha_ha_in, gluster_lab_with_agents, in_node, lab_with_agents};
 use crate::log::{first_logged, log_line_after};
 use crate::watch::{grace_of, local_addresses, GraceHistory, VipHistory};
 
@@ -53,12 +56,38 @@ impl Drop for LabSlot {
     }
 }
 
+/// What serves the export and holds the state volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stack {
+    /// FSAL VFS over `<shared>/export`; the state volume is the lab's shared directory (no
+    /// mount).
+    Vfs,
+    /// FSAL GLUSTER over the volume `data`; the state volume is the shared storage volume,
+    /// mounted by ganesha_nfsd at `/run/gluster/shared_storage`.
+    Gluster,
+}
+
+impl std::fmt::Display for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stack::Vfs => "FSAL_VFS",
+            Stack::Gluster => "FSAL_GLUSTER",
+        })
+    }
+}
+
+/// The state directory ganesha_nfsd's recovery layout lives in (`state_subdir`'s default).
+const STATE_SUBDIR: &str = "nfs-ganesha";
+/// Where the test files are written into the data volume, inside node1 (its own `/run`).
+const DATA_MOUNT: &str = "/run/ganesha-e2e/data";
+
 /// A cluster set up by `ganesha-ha setup`, with files in the export.
 pub struct Ha {
     pub lab: Lab,
     pub conf: PathBuf,
     /// Export-relative file name and contents, written before any failure.
     pub files: Vec<(String, Vec<u8>)>,
+    pub stack: Stack,
 }
 
 /// Deterministic test data (a text file and a binary one with every byte value).
@@ -81,9 +110,20 @@ fn test_files(tag: &str) -> Vec<(String, Vec<u8>)> {
 
 impl Ha {
     /// A lab of `nodes` nodes, `ganesha-ha setup` run on node1 with the lab fence device, every
-    /// VIP serving, and the test files written into the export.
+    /// VIP serving, and the test files written into the export (FSAL VFS, [`Stack::Vfs`]).
     pub fn up(nodes: usize) -> Ha {
-        let lab = lab_with_agents(nodes);
+        Ha::set_up(lab_with_agents(nodes), Stack::Vfs)
+    }
+
+    /// [`Ha::up`] on a GlusterFS lab ([`Stack::Gluster`]): the export is the volume `data`
+    /// through FSAL GLUSTER, the test files are written into it through a FUSE mount, and the
+    /// state volume is the real one (`localhost:/gluster_shared_storage`, mounted by
+    /// ganesha_nfsd).
+    pub fn up_gluster(nodes: usize) -> Ha {
+        Ha::set_up(gluster_lab_with_agents(nodes), Stack::Gluster)
+    }
+
+    fn set_up(lab: Lab, stack: Stack) -> Ha {
         assert!(
             lab.fencing_enabled(),
             "the failover tests need the lab fence agent"
@@ -94,23 +134,48 @@ impl Ha {
             .enumerate()
             .map(|(i, n)| format!("VIP_{n}={}/24\n", vip_of(i)))
             .collect();
+        let state = match stack {
+            Stack::Vfs => format!("HA_STATE_MOUNT={}\n", lab.shared_dir().display()),
+            Stack::Gluster => format!(
+                "HA_STATE_DEVICE=localhost:/{SHARED_STORAGE_VOLUME}\nHA_STATE_FSTYPE=glusterfs\n\
+                 HA_STATE_MOUNT={SHARED_STORAGE_MOUNT}\n"
+            ),
+        };
         let text = format!(
             "HA_NAME=lab\nHA_CLUSTER_NODES={list}\n{vips}HA_VIP_NIC=eth0\n\
-             HA_FENCE_lab-fencing=\"fence_ganesha_lab state_file={state} pcmk_host_list={list}\"\n\
-             HA_STATE_MOUNT={shared}\n",
+             HA_FENCE_lab-fencing=\"fence_ganesha_lab state_file={state_file} pcmk_host_list={list}\"\n\
+             {state}",
             list = names.join(","),
-            state = lab.state_file().display(),
-            shared = lab.shared_dir().display(),
+            state_file = lab.state_file().display(),
         );
         let conf = lab.root_dir().join("ganesha-ha.conf");
         std::fs::write(&conf, text).unwrap();
-        let export = lab.shared_dir().join("export");
-        std::fs::create_dir_all(&export).unwrap();
         let files = test_files("before");
-        for (name, data) in &files {
-            std::fs::write(export.join(name), data).unwrap();
+        match stack {
+            Stack::Vfs => {
+                let export = lab.shared_dir().join("export");
+                std::fs::create_dir_all(&export).unwrap();
+                for (name, data) in &files {
+                    std::fs::write(export.join(name), data).unwrap();
+                }
+            }
+            Stack::Gluster => {
+                let node = lab.node(0);
+                let at = Path::new(DATA_MOUNT);
+                node.mount_volume(DATA_VOLUME, at)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                for (name, data) in &files {
+                    std::fs::write(node.host_path(at.join(name)), data).unwrap();
+                }
+                node.unmount(at).unwrap_or_else(|e| panic!("{e}"));
+            }
         }
-        let ha = Ha { lab, conf, files };
+        let ha = Ha {
+            lab,
+            conf,
+            files,
+            stack,
+        };
         ganesha_ha(
             ha.lab.node(0),
             &["setup", "--config", &ha.conf.display().to_string()],
@@ -118,6 +183,104 @@ impl Ha {
         .expect_success();
         ha.wait_serving(SERVE_BOUND);
         ha
+    }
+
+    /// `node`'s recovery directory (`<state volume>/nfs-ganesha/<node>/ganesha`) as the host
+    /// sees it: in the lab's shared directory, or through a live node's mount of the shared
+    /// storage.
+    pub fn recovery_dir(&self, node: &str) -> PathBuf {
+        let state = match self.stack {
+            Stack::Vfs => self.lab.shared_dir().to_path_buf(),
+            Stack::Gluster => self.live_node().host_path(SHARED_STORAGE_MOUNT),
+        };
+        state.join(STATE_SUBDIR).join(node).join("ganesha")
+    }
+
+    /// How many client records `node` has on the state volume (`v4recov` entries).
+    pub fn client_records(&self, node: &str) -> usize {
+        std::fs::read_dir(self.recovery_dir(node).join("v4recov"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// With [`Stack::Gluster`]: `failed`'s recovery records are on the shared storage volume,
+    /// where a survivor takes them over. Seen through a survivor's mount (a FUSE mount of
+    /// the volume), through that survivor's link to its peer, and in every brick of the
+    /// volume (replicated). Returns a line for the log.
+    pub fn assert_records_on_shared_storage(&self, failed: &str) -> String {
+        assert_eq!(
+            self.stack,
+            Stack::Gluster,
+            "only the gluster stack has a volume"
+        );
+        let survivor = self
+            .lab
+            .nodes()
+            .iter()
+            .find(|n| n.name() != failed && n.is_powered_on())
+            .unwrap();
+        let mount = Path::new(SHARED_STORAGE_MOUNT);
+        assert!(
+            survivor.shared_storage_mounted(),
+            "{}: the shared storage is not mounted at {SHARED_STORAGE_MOUNT}\n{}",
+            survivor.name(),
+            self.context()
+        );
+        let layout = survivor.host_path(mount.join(STATE_SUBDIR));
+        let records = layout.join(failed).join("ganesha").join("v4recov");
+        assert!(
+            records.is_dir(),
+            "{} is not a directory on the shared storage\n{}",
+            records.display(),
+            self.context()
+        );
+        let via_link = layout
+            .join(survivor.name())
+            .join("ganesha")
+            .join(failed)
+            .join("v4recov");
+        // Compared by inode: canonicalizing would resolve the node's root to the host's.
+        let inode = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| (m.dev(), m.ino()))
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", p.display(), self.context()))
+        };
+        assert_eq!(
+            inode(&via_link),
+            inode(&records),
+            "{}'s link to {failed} does not lead to {failed}'s records",
+            survivor.name()
+        );
+        let info = survivor
+            .volume_info(SHARED_STORAGE_VOLUME)
+            .unwrap_or_else(|e| panic!("{e}"));
+        for brick in &info.bricks {
+            let (host, path) = brick.split_once(':').unwrap();
+            let node = self
+                .lab
+                .nodes()
+                .iter()
+                .find(|n| n.name() == host || n.addr().to_string() == host)
+                .unwrap_or_else(|| panic!("brick {brick} is on no lab node"));
+            // The brick is in the node's own glusterd directory: read it through the node.
+            let on_brick = node.host_path(
+                Path::new(path)
+                    .join(STATE_SUBDIR)
+                    .join(failed)
+                    .join("ganesha/v4recov"),
+            );
+            assert!(
+                !node.is_powered_on() || on_brick.is_dir(),
+                "{failed}'s records are not on brick {brick}\n{}",
+                self.context()
+            );
+        }
+        format!(
+            "{failed}'s recovery records on {SHARED_STORAGE_VOLUME} ({} client records now; on {} bricks; {}'s peer link resolves to them)",
+            self.client_records(failed),
+            info.bricks.len(),
+            survivor.name()
+        )
     }
 
     pub fn names(&self) -> Vec<String> {

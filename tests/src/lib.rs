@@ -5,6 +5,7 @@
 //! - [`lab`]: labs with this build's agents installed, and `ganesha-ha` run in a node;
 //! - [`ha`]: the failover harness, a cluster set up by `ganesha-ha setup`, and the
 //!   end-of-scenario assertions;
+//! - [`faults`]: the fault scenarios (a daemon failure, a node failure) both stacks run;
 //! - [`watch`]: pollers that record where every VIP is and whether each daemon is in grace;
 //! - [`log`]: reading the nodes' pacemaker.log in time order.
 //!
@@ -14,6 +15,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod bins;
+pub mod faults;
 pub mod ha;
 pub mod lab;
 pub mod log;

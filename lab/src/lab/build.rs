@@ -11,8 +11,8 @@ use super::prepare::{prepare_node, NodeSetup};
 use super::Lab;
 use crate::agents::Agents;
 use crate::{
-    conf, io_err, node, GaneshaConf, LabError, LabOptions, FENCE_AGENT, FENCE_RESOURCE,
-    GANESHA_RECOVERY_ROOT, OWN_PROVIDER,
+    conf, io_err, node, GaneshaConf, LabError, LabOptions, DATA_VOLUME, FENCE_AGENT,
+    FENCE_RESOURCE, GANESHA_RECOVERY_ROOT, HELLO_FILE, HELLO_TEXT, OWN_PROVIDER,
 };
 
 /// A node to be: (index from 1, name, address).
@@ -32,7 +32,7 @@ impl Lab {
         let agents = Agents::find(opts.agents_dir.as_deref());
         self.record_installed(&agents);
         let ganesha_conf = if opts.ganesha_service {
-            Some(self.ganesha_service_conf()?)
+            Some(self.ganesha_service_conf(opts.gluster)?)
         } else {
             None
         };
@@ -64,6 +64,10 @@ impl Lab {
             self.nodes.len()
         ));
         self.start_gluster(&say)?;
+        if opts.gluster && opts.ganesha_service {
+            self.write_hello_into_volume()?;
+            say(&format!("{HELLO_FILE} written into volume {DATA_VOLUME}"));
+        }
 
         self.start_services(opts.ganesha_service)?;
         if !opts.form_cluster {
@@ -129,14 +133,19 @@ impl Lab {
         }
     }
 
-    /// Creates `<shared>/export` (with a file to read) and returns the `ganesha.conf` that
-    /// exports it from every node.
-    fn ganesha_service_conf(&self) -> Result<String, LabError> {
-        let export = self.state.shared.join("export");
-        fs::create_dir(&export).map_err(io_err(format!("create {}", export.display())))?;
-        fs::write(export.join("hello.txt"), "hello from ganesha-lab\n")
-            .map_err(io_err("write export/hello.txt"))?;
-        let mut c = GaneshaConf::new(GANESHA_RECOVERY_ROOT, &export);
+    /// The `ganesha.conf` every node gets: with `gluster` the volume [`DATA_VOLUME`] through
+    /// FSAL GLUSTER (its file to read is written once the volume runs), else
+    /// `<shared>/export` through FSAL VFS, created here with its file to read.
+    fn ganesha_service_conf(&self, gluster: bool) -> Result<String, LabError> {
+        let mut c = if gluster {
+            GaneshaConf::gluster(GANESHA_RECOVERY_ROOT, DATA_VOLUME)
+        } else {
+            let export = self.state.shared.join("export");
+            fs::create_dir(&export).map_err(io_err(format!("create {}", export.display())))?;
+            fs::write(export.join(HELLO_FILE), HELLO_TEXT)
+                .map_err(io_err(format!("write export/{HELLO_FILE}")))?;
+            GaneshaConf::new(GANESHA_RECOVERY_ROOT, &export)
+        };
         c.clustered = Some(false);
         Ok(c.render())
     }

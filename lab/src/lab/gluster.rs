@@ -8,15 +8,25 @@
 //! bricks) and mounts it on every node. glusterd refuses that option with a single node
 //! ("More than one node should be up/present in the cluster"), so a one-node lab creates the
 //! same volume with the hook's brick and mounts it at the same place itself.
+//!
+//! Both volumes get `network.ping-timeout` [`PING_TIMEOUT`] instead of glusterfs's 42 s, as
+//! HA deployments set it: a crashed node answers no TCP, so until the timeout every
+//! client of its bricks (the survivors' ganesha.nfsd through libgfapi, their shared storage
+//! mounts) blocks the calls that need that brick, which would stall the survivors' NFS
+//! service and their agents' state volume checks for longer than a failover takes.
 
+use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
 use super::build::PlannedNode;
 use super::Lab;
-use crate::gluster::{brick_path, shared_storage_brick, wait_bounded, GLUSTERD_WAIT};
+use crate::gluster::{brick_path, shared_storage_brick, wait_bounded, GLUSTERD_WAIT, PING_TIMEOUT};
 use crate::state::GlusterState;
-use crate::{LabError, DATA_VOLUME, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
+use crate::{
+    io_err, LabError, DATA_VOLUME, HELLO_FILE, HELLO_TEXT, SHARED_STORAGE_MOUNT,
+    SHARED_STORAGE_VOLUME,
+};
 
 /// The data volume's replica count at most (and the shared storage hook's).
 const MAX_REPLICA: usize = 3;
@@ -25,6 +35,9 @@ const POOL_WAIT: Duration = Duration::from_secs(30);
 /// Bound on the shared storage being mounted on every node (the hook on a node that is not
 /// the originator waits 5 s at a time, up to three times, for the volume to start).
 const SHARED_STORAGE_WAIT: Duration = Duration::from_secs(60);
+/// Where [`Lab::up`] mounts the data volume for a moment to write the export's file, inside
+/// the first node (in its own `/run`).
+const HELLO_MOUNT: &str = "/run/ganesha-lab/data";
 /// A peer that has joined the pool and is reachable.
 const IN_CLUSTER: &str = "Peer in Cluster (Connected)";
 
@@ -104,6 +117,14 @@ impl Lab {
         // The bricks are on the root file system, which glusterd refuses without force.
         create.push("force");
         first.gluster(&create)?;
+        let ping_timeout = PING_TIMEOUT.to_string();
+        first.gluster(&[
+            "volume",
+            "set",
+            &plan.volume,
+            "network.ping-timeout",
+            &ping_timeout,
+        ])?;
         first.gluster(&["volume", "start", &plan.volume])?;
         let info = first.volume_info(&plan.volume)?;
         say(&format!(
@@ -133,10 +154,36 @@ impl Lab {
             SHARED_STORAGE_WAIT,
             || self.nodes.iter().all(|n| n.shared_storage_mounted()),
         )?;
+        // Set once it exists (the hook creates it); its mounted clients take the new graph.
+        first.gluster(&[
+            "volume",
+            "set",
+            SHARED_STORAGE_VOLUME,
+            "network.ping-timeout",
+            &ping_timeout,
+        ])?;
         say(&format!(
-            "shared storage {SHARED_STORAGE_VOLUME} mounted at {SHARED_STORAGE_MOUNT} on every node"
+            "shared storage {SHARED_STORAGE_VOLUME} mounted at {SHARED_STORAGE_MOUNT} on every node; \
+             network.ping-timeout {PING_TIMEOUT} s on both volumes"
         ));
         Ok(())
+    }
+
+    /// Writes [`HELLO_FILE`] into the data volume through a short FUSE mount in the first
+    /// node, for the FSAL GLUSTER export to serve.
+    pub(super) fn write_hello_into_volume(&self) -> Result<(), LabError> {
+        let Some(first) = self.nodes.first() else {
+            return Ok(());
+        };
+        let at = Path::new(HELLO_MOUNT);
+        first.mount_volume(DATA_VOLUME, at)?;
+        let file = first.host_path(at.join(HELLO_FILE));
+        let written =
+            fs::write(&file, HELLO_TEXT).map_err(io_err(format!("write {}", file.display())));
+        // Unmounted whether or not the write worked: a mount left behind would outlive
+        // the error.
+        let unmounted = first.unmount(at);
+        written.and(unmounted)
     }
 
     /// Unmounts the gluster FUSE mounts in every node before its processes are killed;
