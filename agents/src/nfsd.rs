@@ -6,10 +6,11 @@
 //!   recovery root at it, start `ganesha.nfsd -F` detached, and return once the daemon
 //!   answers on D-Bus.
 //! - monitor: the pid file names a live process whose command name is ganesha.nfsd (a
-//!   reused pid does not count), the state volume is still mounted and this node's
-//!   recovery directory on it can be read within half the budget (a hung mount fails the
-//!   monitor instead of blocking it), and at `OCF_CHECK_LEVEL` 10 the daemon answers
-//!   `get_grace` on D-Bus within a bound.
+//!   reused pid does not count) and the state volume is still mounted; at `OCF_CHECK_LEVEL`
+//!   10 the daemon answers `get_grace` on D-Bus within a bound; at 20 this node's recovery
+//!   directory on the volume can also be read within half the budget (a hung mount fails
+//!   the monitor instead of blocking it; not at the lower depths, where a peer's crash
+//!   stalling the volume for gluster's `network.ping-timeout` must not fail survivors).
 //! - stop: D-Bus `shutdown`, then SIGTERM, then SIGKILL, in most of the stop timeout; then
 //!   the recovery root is released and, when start mounted it, the volume unmounted in the
 //!   rest, whatever state it is in ([`crate::mount::Volume::unmount`]: a busy volume
@@ -89,11 +90,11 @@ static PARAMS: [ParamSpec; 13] = [
         .describe(
             "state volume mount point",
             "Where the shared state volume is mounted, or the existing shared directory when no \
-         state_device is given. Monitor fails when this node's recovery directory there does not \
-         answer within half its timeout. Stop unmounts the state_device that start mounted (one \
+         state_device is given. Monitor at OCF_CHECK_LEVEL 20 fails when this node's recovery \
+         directory there does not answer within half its timeout. Stop unmounts the state_device that start mounted (one \
          that was mounted before start, e.g. by gluster's shared-storage hook, stays) whatever \
-         its state: a busy volume is retried for a few seconds, then (FUSE) its connection is aborted through \
-         /sys/fs/fuse/connections, then it is detached lazily; the processes holding it are logged.",
+         its state: a busy volume is retried for a few seconds, then (FUSE) its connection is \
+         aborted through /sys/fs/fuse/connections, then it is detached lazily; the processes holding it are logged.",
         ),
     ParamSpec::string("state_subdir")
         .default("nfs-ganesha")
@@ -137,8 +138,8 @@ static METADATA: Metadata = Metadata {
                shared state volume, prepares this node's NFSv4 recovery directory on it \
                (<state_mount>/<state_subdir>/<node>/ganesha, with links to every peer so that \
                a survivor can read a failed node's client records), starts the daemon and waits \
-               until it answers on D-Bus. Monitor also reads this node's recovery directory on \
-               the volume, with a bound, so that a hung or disconnected volume fails it. Stop \
+               until it answers on D-Bus. Monitor at depth 20 also reads this node's recovery directory \
+               on the volume, with a bound, so that a hung or disconnected volume fails it. Stop \
                asks ganesha to shut down over D-Bus, then escalates to SIGTERM and SIGKILL, and \
                unmounts the volume it mounted (one mounted before start stays) even when it is \
                busy, disconnected or hung (aborting a hung \
@@ -660,15 +661,20 @@ impl Agent for GaneshaNfsd {
                 });
             }
         }
-        // The volume answers: this node's recovery directory can be read, within half the
-        // budget (a hung mount blocks whoever touches it; the D-Bus check needs the rest).
-        let probe = ctx.deadline().portion(0.5).remaining();
-        mount::probe_dir(&layout.node_dir(), probe).map_err(|e| {
-            OcfError::generic(format!(
-                "ganesha.nfsd (pid {pid}) runs but its recovery directory on the state \
-                 volume does not answer: {e}"
-            ))
-        })?;
+        // At depth 20 only: the volume answers, this node's recovery directory can be read
+        // within half the budget (a hung mount blocks whoever touches it; the D-Bus check
+        // needs the rest). Not at the depths setup configures: a crashed gluster peer stalls
+        // every client of the volume for network.ping-timeout, and a monitor failing then
+        // would restart every survivor's daemon in the middle of the failover.
+        if ctx.check_level() >= CheckLevel::DEEP {
+            let probe = ctx.deadline().portion(0.5).remaining();
+            mount::probe_dir(&layout.node_dir(), probe).map_err(|e| {
+                OcfError::generic(format!(
+                    "ganesha.nfsd (pid {pid}) runs but its recovery directory on the state \
+                     volume does not answer: {e}"
+                ))
+            })?;
+        }
         if ctx.check_level() >= CheckLevel::THOROUGH {
             answers_as(pid, cfg.dbus_timeout, ctx.deadline()).map_err(|e| match e {
                 DbusError::TimedOut(after) => OcfError::Timeout {
