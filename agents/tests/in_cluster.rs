@@ -5,12 +5,13 @@
 
 mod util;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ganesha_agents::names::{
     GANESHA_ACTIVE, GANESHA_PID_FILE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT, PROVIDER,
 };
 use util::cluster::AgentLab;
+use util::wait_until;
 
 fn ganesha_pid(lab: &AgentLab) -> i32 {
     std::fs::read_to_string(lab.node().host_path(GANESHA_PID_FILE))
@@ -25,14 +26,6 @@ fn alive(pid: i32) -> bool {
         ocf::process::process_state(nix::unistd::Pid::from_raw(pid)),
         ocf::process::ProcessState::Absent | ocf::process::ProcessState::Zombie
     )
-}
-
-fn wait_until(what: &str, bound: Duration, mut check: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !check() {
-        assert!(started.elapsed() < bound, "{what}: not within {bound:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 #[test]

@@ -16,12 +16,19 @@ use ganesha_agents::names::{GANESHA_PID_FILE, NFSD_AGENT};
 use ganesha_lab::{Node, Pid, Signal, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME};
 use ganesha_testkit::Ran;
 use util::cluster::AgentLab;
+use util::wait_until;
 
 /// The operation timeout the tests give the agent (`OCF_RESKEY_CRM_meta_timeout`, ms).
 const TIMEOUT_MS: u64 = 20_000;
 
 fn timeout() -> Duration {
     Duration::from_millis(TIMEOUT_MS)
+}
+
+/// No FUSE client serves the shared storage's mount point any more.
+fn no_fuse_client(node: &Node) -> bool {
+    node.fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT))
+        .is_empty()
 }
 
 /// The parameters of the deployment: the shared storage volume, mounted by the agent.
@@ -141,9 +148,7 @@ fn nfsd_keeps_its_recovery_state_on_the_gluster_shared_storage() {
     stop.expect_code(0)
         .expect_stderr_contains("unmounted /run/gluster/shared_storage");
     assert_eq!(mounted(node), 0);
-    assert!(node
-        .fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT))
-        .is_empty());
+    assert!(no_fuse_client(node));
     assert!(!node.host_path(GANESHA_PID_FILE).exists());
     run(&lab, "stop", &p, "0").expect_code(0);
     run(&lab, "monitor", &p, "0").expect_code(7);
@@ -222,14 +227,11 @@ fn monitor_fails_and_stop_unmounts_when_the_fuse_client_hangs() {
     run(&lab, "monitor", &p, "0").expect_code(7);
     // The aborted client, continued, finds its connection gone and exits.
     node.kill(client.pid, Signal::SIGCONT).unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !node
-        .fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT))
-        .is_empty()
-    {
-        assert!(Instant::now() < until, "the aborted client still runs");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(
+        "the aborted client to exit",
+        Duration::from_secs(10),
+        || no_fuse_client(node),
+    );
     drop(client);
     lab.lab.down().unwrap();
     eprintln!("test took {:.1?}", t0.elapsed());
@@ -286,14 +288,9 @@ fn start_replaces_a_mount_whose_client_died() {
     let clients = node.fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT));
     assert_eq!(clients.len(), 1, "{clients:?}");
     node.kill(clients[0], Signal::SIGKILL).unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !node
-        .fuse_client_pids(Path::new(SHARED_STORAGE_MOUNT))
-        .is_empty()
-    {
-        assert!(Instant::now() < until, "the killed client still runs");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until("the killed client to exit", Duration::from_secs(10), || {
+        no_fuse_client(node)
+    });
     assert_eq!(mounted(node), 1, "the dead mount stays in the mount table");
 
     run(&lab, "start", &p, "0")

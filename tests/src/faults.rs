@@ -2,6 +2,7 @@
 //! `tests/tests/ha_gluster.rs`): a daemon failure and a node failure, each with its
 //! failover, failback and the end-of-scenario assertions of [`crate::ha`].
 
+use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ganesha_agents::names::{GANESHA_ACTIVE, GRACE_ACTIVE, MON_AGENT};
@@ -12,22 +13,56 @@ use crate::ha::{
 };
 use crate::watch::Watch;
 
+/// What every scenario knows when its failure is injected: the names, the failed node and
+/// its survivors, the VIP that must move, the log positions and the running watch.
+struct Scenario {
+    names: Vec<String>,
+    failed: String,
+    survivors: Vec<String>,
+    vip: Ipv4Addr,
+    marks: Vec<usize>,
+    watch: Watch,
+    failed_at: Instant,
+}
+
+impl Scenario {
+    /// Waits until no node is in grace, marks the logs and starts watching; `failed_at` is
+    /// the moment of return, so the caller injects its failure right after.
+    fn begin(ha: &Ha, victim: usize) -> Self {
+        let names = ha.names();
+        let failed = names[victim].clone();
+        let survivors = names.iter().filter(|n| **n != failed).cloned().collect();
+        let vip = ha.vip(&failed);
+        ha.wait_out_of_grace();
+        let marks = ha.log_marks();
+        let watch = Watch::start(&ha.lab);
+        Scenario {
+            names,
+            failed,
+            survivors,
+            vip,
+            marks,
+            watch,
+            failed_at: Instant::now(),
+        }
+    }
+}
+
 /// Fails `victim`'s daemon with `how`, then checks the failover, the failback and health.
 /// ganesha_mon looks every second and ganesha_nfsd every ten, so the VIP moves before
 /// Pacemaker has restarted the daemon (15 of 15 kills in the failover bench).
 pub fn daemon_failure(ha: &Ha, victim: usize, how: FailMode, expected_failures: &[&str]) {
-    let names = ha.names();
-    let failed = names[victim].as_str();
-    let survivors: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| *n != failed)
-        .collect();
-    let vip = ha.vip(failed);
-    ha.wait_out_of_grace();
-    let marks = ha.log_marks();
-    let watch = Watch::start(&ha.lab);
-    let failed_at = Instant::now();
+    let Scenario {
+        names,
+        failed,
+        survivors,
+        vip,
+        marks,
+        watch,
+        failed_at,
+    } = Scenario::begin(ha, victim);
+    let failed = failed.as_str();
+    let survivors: Vec<&str> = survivors.iter().map(String::as_str).collect();
     ha.lab.node(victim).fail(how).unwrap();
     // Failover: the VIP leaves, then (the daemon recovered by Pacemaker) comes home.
     ha.wait_until(
@@ -72,18 +107,17 @@ pub fn daemon_failure(ha: &Ha, victim: usize, how: FailMode, expected_failures: 
 /// (the lab fence device's reboot powers it off and on again), and only then take its VIP;
 /// the node rejoins and its VIP comes home.
 pub fn node_failure(ha: &Ha, victim: usize, how: FailMode) {
-    let names = ha.names();
-    let failed = names[victim].as_str();
-    let survivors: Vec<&str> = names
-        .iter()
-        .map(String::as_str)
-        .filter(|n| *n != failed)
-        .collect();
-    let vip = ha.vip(failed);
-    ha.wait_out_of_grace();
-    let marks = ha.log_marks();
-    let watch = Watch::start(&ha.lab);
-    let failed_at = Instant::now();
+    let Scenario {
+        names,
+        failed,
+        survivors,
+        vip,
+        marks,
+        watch,
+        failed_at,
+    } = Scenario::begin(ha, victim);
+    let failed = failed.as_str();
+    let survivors: Vec<&str> = survivors.iter().map(String::as_str).collect();
     let node = ha.lab.node(victim);
     node.fail(how).unwrap();
     ha.wait_until(

@@ -9,7 +9,7 @@
 //! - a node's bricks killed: the other two replicas keep serving, no VIP moves, a file
 //!   written meanwhile is healed onto the restarted brick;
 //! - a node's shared storage mount hung (its FUSE client stopped): the cluster does not
-//!   notice (no monitor reads the volume), that node's VIP stops serving new clients until
+//!   notice (at the default depths no monitor reads the volume; depth 20 would), that node's VIP stops serving new clients until
 //!   the mount answers again, the others serve throughout; all healthy after.
 //!
 //! The lab's volumes have `network.ping-timeout` 10 s (`lab/src/lab/gluster.rs`): a crashed

@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use ganesha_agents::names::{GRACE_AGENT, MON_AGENT, NFSD_AGENT};
 use ganesha_testkit::TestCommand;
@@ -25,4 +26,13 @@ pub fn agent(name: &str, action: &str) -> TestCommand {
     let mut cmd = TestCommand::program(agent_bin(name));
     cmd.arg(action).env_clear_keep_path();
     cmd
+}
+
+/// Polls `check` every 100 ms until it holds; fails the test naming `what` after `bound`.
+pub fn wait_until(what: &str, bound: Duration, mut check: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < bound, "{what}: not within {bound:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
