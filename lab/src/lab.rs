@@ -5,7 +5,7 @@
 mod build;
 mod fencing;
 mod gluster;
-mod namespaces;
+pub(crate) mod namespaces;
 mod prepare;
 mod ready;
 mod root;

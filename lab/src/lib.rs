@@ -26,6 +26,10 @@
 //! [`SHARED_STORAGE_VOLUME`] mounted at [`SHARED_STORAGE_MOUNT`] on every node
 //! ([`Node::gluster`], [`Node::mount_volume`], [`Node::kill_brick`], ...).
 //!
+//! [`Sites`] (`sites.rs`, `sites/`) builds two such labs with GlusterFS as two disaster
+//! recovery sites joined through a wan bridge with booth's arbitrator: tickets, cutting a
+//! site off, geo-replication's ssh prerequisites.
+//!
 //! With [`LabOptions::agents_dir`], the project's agents are installed in every node
 //! (`ocf:ganesha:*`) and, with `fence_ganesha_lab` there and more than one node, a
 //! `lab-fencing` stonith device powers nodes off and on ([`Node::power_off`],
@@ -86,6 +90,7 @@ mod options;
 mod preflight;
 mod process;
 mod progress;
+mod sites;
 mod stale;
 mod state;
 mod status;
@@ -112,6 +117,12 @@ pub use options::LabOptions;
 pub use preflight::preflight;
 pub use process::{process_name, process_state};
 pub use progress::Progress;
+pub use sites::{
+    booth_conf, ssh_args, ticket_granted_in, BoothLayout, BoothTicket, Site, SiteLab, Sites,
+    SitesOptions, SitesState, ARBITRATOR_HOST, BOOTHD, BOOTH_AUTHKEY, BOOTH_CONF, BOOTH_PORT,
+    DATA_TICKET, REPL_STATE_PREREQ, ROOT_KEY, SITES_STATE_FILE, SITE_A_FIRST_HOST,
+    SITE_B_FIRST_HOST, SSHD,
+};
 pub use stale::cleanup_stale_labs;
 pub use state::{GlusterState, LabState, NodeState, STATE_FILE};
 pub use status::{ClusterStatus, FailedOp};

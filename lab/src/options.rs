@@ -56,6 +56,11 @@ pub struct LabOptions {
     /// [`SHARED_STORAGE_MOUNT`](crate::SHARED_STORAGE_MOUNT) on every node; see
     /// `src/gluster.rs`.
     pub gluster: bool,
+    /// IPv6 in the lab's namespaces (true by default). With false, IPv6 is disabled in the
+    /// switch and every node namespace before any interface is up, so that no IPv6 address
+    /// exists there (booth 1.0 hangs on kernels from 6.9 when one does; corosync, pacemaker
+    /// and glusterd use IPv4 here and do not mind).
+    pub ipv6: bool,
     /// Receives a line per phase while the lab comes up.
     pub progress: Option<Progress>,
 }
@@ -73,6 +78,7 @@ impl Default for LabOptions {
             ganesha_service: false,
             form_cluster: true,
             gluster: false,
+            ipv6: true,
             progress: None,
         }
     }

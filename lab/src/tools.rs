@@ -13,6 +13,7 @@ const REQUIRED_TOOLS: &[(&str, &str)] = &[
     ("mount", "mount"),
     ("umount", "mount"),
     ("hostname", "hostname"),
+    ("sysctl", "procps"),
     ("sleep", "coreutils"),
     ("corosync", "corosync"),
     ("pacemakerd", "pacemaker"),

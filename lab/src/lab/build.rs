@@ -28,7 +28,7 @@ impl Lab {
         t0: Instant,
     ) -> Result<(), LabError> {
         let say = |line: &str| opts.say(&format!("[{:5.1}s] {line}", t0.elapsed().as_secs_f64()));
-        let switch = self.add_switch()?;
+        let switch = self.add_switch(opts.ipv6)?;
         let agents = Agents::find(opts.agents_dir.as_deref());
         self.record_installed(&agents);
         let ganesha_conf = if opts.ganesha_service {
@@ -50,7 +50,7 @@ impl Lab {
             ganesha_conf: ganesha_conf.as_deref(),
         };
         for (i, name, addr) in members {
-            self.add_node(i, name, addr, &switch)?;
+            self.add_node(i, name, addr, &switch, opts.ipv6)?;
             self.save()?;
             if let Some(node) = self.nodes.last() {
                 prepare_node(node, &self.tools, &setup)?;

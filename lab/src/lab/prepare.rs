@@ -20,6 +20,8 @@ const NODE_BINDS: &[(&str, &str)] = &[
     ("var-log-ganesha", "/var/log/ganesha"),
     ("var-lib-nfs", "/var/lib/nfs"),
     ("etc-ganesha", "/etc/ganesha"),
+    // booth's configuration and key: each node its own (the sites' booth, `src/sites.rs`).
+    ("etc-booth", "/etc/booth"),
 ];
 
 /// Of those, the ones whose host contents each node gets a copy of.
