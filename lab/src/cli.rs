@@ -1,9 +1,11 @@
 //! The `ganesha-lab` command line: `up`, `status`, `exec`, `logs`, `fail`, `heal`, `power`,
-//! `down`. `src/bin/ganesha-lab.rs` is a thin `main` over [`main`].
+//! `down`, and `sites up|status|cut|heal|power|down` (two disaster recovery sites,
+//! `src/sites.rs`). `src/bin/ganesha-lab.rs` is a thin `main` over [`main`].
 //!
 //! `up` leaves the lab running after it exits: its state file
 //! (`<state-dir>/<name>/state.json`, `/var/lib/ganesha-lab/lab/state.json` by default) is what
-//! the later commands act on.
+//! the later commands act on; `sites up` likewise leaves `<state-dir>/<name>/sites.json`, each
+//! site a lab with its own state file (`<state-dir>/<name>/a/state.json`, `.../b/...`).
 
 use std::io::Write as _;
 use std::net::Ipv4Addr;
@@ -16,8 +18,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::{
     preflight, process_name, process_state, sys, FailMode, Lab, LabError, LabOptions, Node,
-    Progress, COROSYNC, DATA_VOLUME, DBUS_DAEMON, FENCE_AGENT, FENCE_RESOURCE, GANESHA, GLUSTERD,
-    GLUSTERFS, GLUSTERFSD, PACEMAKERD, SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME, STATE_FILE,
+    Progress, Site, Sites, SitesOptions, BOOTHD, COROSYNC, DATA_TICKET, DATA_VOLUME, DBUS_DAEMON,
+    FENCE_AGENT, FENCE_RESOURCE, GANESHA, GLUSTERD, GLUSTERFS, GLUSTERFSD, PACEMAKERD,
+    SHARED_STORAGE_MOUNT, SHARED_STORAGE_VOLUME, SITES_STATE_FILE, STATE_FILE,
 };
 
 /// Where `up` keeps labs: `<dir>/<name>/state.json`.
@@ -134,6 +137,72 @@ pub enum Cmd {
     },
     /// Stop everything the lab started and remove its namespaces and files.
     Down,
+    /// Two disaster recovery sites: two GlusterFS clusters (labs `<name>-a`, `<name>-b`)
+    /// joined through a wan bridge with booth's arbitrator.
+    Sites {
+        /// What to do with the sites.
+        #[command(subcommand)]
+        command: SitesCmd,
+    },
+}
+
+/// `sites` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SitesCmd {
+    /// Bring two sites up and leave them running.
+    Up {
+        /// Nodes per site.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=20))]
+        nodes_per_site: u8,
+        /// The ticket moves automatically (no `mode = manual`): a site cut off loses it
+        /// after its lease and the other site acquires it.
+        #[arg(long)]
+        auto_ticket: bool,
+        /// The ticket gets `attr-prereq = auto repl_state eq ACTIVE`.
+        #[arg(long)]
+        attr_prereq: bool,
+        /// Directory of the built agents; default: the directory of this program.
+        #[arg(long, value_name = "DIR")]
+        agents: Option<PathBuf>,
+        /// Bound on each site's quorum wait, in seconds.
+        #[arg(long, default_value_t = 120)]
+        timeout: u64,
+    },
+    /// Each site's cluster (crm_mon summary), tickets (crm_ticket), boothd and wan link;
+    /// the arbitrator.
+    Status,
+    /// Cut a site off the wan (from the other site and the arbitrator).
+    Cut {
+        /// a or b.
+        #[arg(value_enum)]
+        site: Site,
+    },
+    /// Reconnect a site cut off.
+    Heal {
+        /// a or b.
+        #[arg(value_enum)]
+        site: Site,
+    },
+    /// Power every node of a site off or on (on: its daemons and sshd started again).
+    Power {
+        /// on or off.
+        #[arg(value_enum)]
+        action: SitesPower,
+        /// a or b.
+        #[arg(value_enum)]
+        site: Site,
+    },
+    /// Tear the sites down: the arbitrator, both sites, the wan, their files.
+    Down,
+}
+
+/// `sites power` actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SitesPower {
+    /// Power every node of the site on.
+    On,
+    /// Power every node of the site off.
+    Off,
 }
 
 /// `stack` actions.
@@ -268,6 +337,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode, LabError> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Down => down(cli),
+        Cmd::Sites { command } => sites(cli, command),
     }
 }
 
@@ -661,6 +731,302 @@ fn down(cli: &Cli) -> Result<ExitCode, LabError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The sites' state file: `--state`, else `<state-dir>/<name>/sites.json`.
+fn sites_state_file(cli: &Cli) -> PathBuf {
+    cli.state
+        .clone()
+        .unwrap_or_else(|| cli.state_dir.join(&cli.name).join(SITES_STATE_FILE))
+}
+
+fn attach_sites(cli: &Cli) -> Result<Sites, LabError> {
+    let sf = sites_state_file(cli);
+    if !sf.exists() {
+        return Err(LabError::Setup(format!(
+            "no sites named {:?} are running (no {}); start them with: ganesha-lab{} sites up",
+            cli.name,
+            sf.display(),
+            name_arg(cli)
+        )));
+    }
+    Sites::attach(&sf)
+}
+
+fn sites(cli: &Cli, command: &SitesCmd) -> Result<ExitCode, LabError> {
+    match command {
+        SitesCmd::Up {
+            nodes_per_site,
+            auto_ticket,
+            attr_prereq,
+            agents,
+            timeout,
+        } => sites_up(
+            cli,
+            agents.as_deref(),
+            SitesOptions {
+                nodes_per_site: usize::from(*nodes_per_site),
+                auto_ticket: *auto_ticket,
+                attr_prereq: *attr_prereq,
+                wait_timeout: Duration::from_secs(*timeout),
+                ..SitesOptions::default()
+            },
+        ),
+        SitesCmd::Status => sites_status(cli),
+        SitesCmd::Cut { site } => {
+            attach_sites(cli)?.cut(*site)?;
+            out!(
+                "site {site}: cut off the wan (no other site, no arbitrator); undo with: \
+                 ganesha-lab{} sites heal {site}",
+                name_arg(cli)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        SitesCmd::Heal { site } => {
+            attach_sites(cli)?.heal(*site)?;
+            out!("site {site}: back on the wan");
+            Ok(ExitCode::SUCCESS)
+        }
+        SitesCmd::Power { action, site } => {
+            let sites = attach_sites(cli)?;
+            match action {
+                SitesPower::Off => {
+                    sites.power_off(*site)?;
+                    out!("site {site}: every node off");
+                }
+                SitesPower::On => {
+                    sites.power_on(*site)?;
+                    out!("site {site}: every node on (it rejoins its cluster in a few seconds)");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SitesCmd::Down => {
+            let sf = sites_state_file(cli);
+            if !sf.exists() {
+                out!(
+                    "no sites named {:?} are running (no {}): nothing to do",
+                    cli.name,
+                    sf.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let t0 = Instant::now();
+            let sites = Sites::attach(&sf)?;
+            let name = sites.name().to_string();
+            sites.down()?;
+            if cli.state.is_none() && cli.state_dir == Path::new(DEFAULT_STATE_DIR) {
+                // Only removed when empty.
+                let _ = std::fs::remove_dir(&cli.state_dir);
+            }
+            out!(
+                "sites {name:?} are down ({:.1} s): their processes, namespaces and files are gone",
+                t0.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn sites_up(cli: &Cli, agents: Option<&Path>, shape: SitesOptions) -> Result<ExitCode, LabError> {
+    if cli.state.is_some() {
+        return Err(LabError::Options(
+            "--state names existing sites; `sites up` takes --name (and --state-dir)".into(),
+        ));
+    }
+    preflight()?;
+    let agents_dir = match agents {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .ok_or_else(|| {
+                LabError::Options("cannot find this program's directory; give --agents".into())
+            })?,
+    };
+    let agents_dir = std::fs::canonicalize(&agents_dir).unwrap_or(agents_dir);
+    out!(
+        "ganesha-lab: bringing up sites {:?}: {} node(s) per site, ticket {DATA_TICKET} {}",
+        cli.name,
+        shape.nodes_per_site,
+        if shape.auto_ticket {
+            "automatic"
+        } else {
+            "manual"
+        }
+    );
+    let t0 = Instant::now();
+    let sites = Sites::up(SitesOptions {
+        name: cli.name.clone(),
+        root: Some(cli.state_dir.join(&cli.name)),
+        agents_dir: Some(agents_dir),
+        progress: Some(Progress::new(|line| out!("{line}"))),
+        ..shape
+    })?;
+    out!(
+        "\nsites {:?} are up in {:.1} s",
+        sites.name(),
+        t0.elapsed().as_secs_f64()
+    );
+    out!(
+        "\n{:<6}{:<12}{:<16}{:<16}HOLDER PID",
+        "SITE",
+        "NODE",
+        "ADDRESS",
+        "NETNS"
+    );
+    for site in Site::ALL {
+        for n in sites.nodes(site) {
+            out!(
+                "{:<6}{:<12}{:<16}{:<16}{}",
+                site.as_str(),
+                n.name(),
+                n.addr().to_string(),
+                n.netns(),
+                n.holder_pid()
+            );
+        }
+    }
+    if let Some(arb) = sites.arbitrator() {
+        out!(
+            "{:<6}{:<12}{:<16}{:<16}{}",
+            "-",
+            arb.name(),
+            arb.addr().to_string(),
+            arb.netns(),
+            arb.holder_pid()
+        );
+    }
+    let na = name_arg(cli);
+    let lab_a = sites.lab(Site::A).map(Lab::state_file).unwrap_or_default();
+    out!(
+        "\nbooth: {} in every node and the arbitrator; the arbitrator's boothd runs; \
+          each site's boothd is Pacemaker's (ocf:ganesha:booth_site)",
+        crate::BOOTH_CONF
+    );
+    out!("reach a site's node (each site is a lab):");
+    out!(
+        "  ganesha-lab --state {} exec node1 -- crm_ticket --info",
+        lab_a.display()
+    );
+    out!("next: ganesha-lab{na} sites status | cut a | heal a | power off a | down");
+    out!("state: {}", sites.state_file().display());
+    let _ = sites.detach();
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sites_status(cli: &Cli) -> Result<ExitCode, LabError> {
+    let sites = attach_sites(cli)?;
+    let st = sites.state();
+    out!(
+        "sites {:?}: {} node(s) per site, ticket {DATA_TICKET} {}{}",
+        sites.name(),
+        st.nodes_per_site,
+        if st.auto_ticket {
+            "automatic"
+        } else {
+            "manual"
+        },
+        if st.attr_prereq {
+            ", attr-prereq repl_state eq ACTIVE"
+        } else {
+            ""
+        }
+    );
+    out!("state: {}", sites.state_file().display());
+    for site in Site::ALL {
+        let Some(rec) = st.lab(site) else { continue };
+        let wan = match sites.is_cut(site) {
+            Ok(true) => "CUT".to_string(),
+            Ok(false) => "up".to_string(),
+            Err(e) => format!("? ({e})"),
+        };
+        out!(
+            "\nsite {site}: lab {}, booth address {}, wan {wan}",
+            rec.lab_name,
+            sites.booth_addr(site)
+        );
+        if !rec.state_file.exists() {
+            out!("  GONE (no {})", rec.state_file.display());
+            continue;
+        }
+        let on: Vec<&Node> = sites
+            .nodes(site)
+            .iter()
+            .filter(|n| n.holder_alive() && n.is_powered_on())
+            .collect();
+        let off: Vec<&str> = sites
+            .nodes(site)
+            .iter()
+            .filter(|n| !on.iter().any(|o| o.name() == n.name()))
+            .map(Node::name)
+            .collect();
+        if !off.is_empty() {
+            out!("  powered off: {}", off.join(", "));
+        }
+        let Some(n) = on.first() else {
+            out!("  no node is powered on");
+            continue;
+        };
+        match n.cluster_status() {
+            Ok(cs) => out!(
+                "  cluster (crm_mon on {}): DC {}, quorum {}, online [{}]",
+                n.name(),
+                cs.dc.as_deref().unwrap_or("none"),
+                if cs.quorum { "yes" } else { "NO" },
+                cs.online.join(", ")
+            ),
+            Err(e) => out!("  cluster: crm_mon failed: {e}"),
+        }
+        match sites.ticket_info(site) {
+            Ok(text) if text.trim().is_empty() => out!("  tickets: none in the CIB yet"),
+            Ok(text) => {
+                for line in text.lines() {
+                    out!("  ticket: {line}");
+                }
+            }
+            Err(e) => out!("  tickets: crm_ticket failed: {e}"),
+        }
+        let boothd: Vec<String> = sites
+            .nodes(site)
+            .iter()
+            .flat_map(|n| {
+                n.pids_named(BOOTHD)
+                    .into_iter()
+                    .map(move |p| format!("{} pid {p}", n.name()))
+            })
+            .collect();
+        out!(
+            "  boothd: {}",
+            if boothd.is_empty() {
+                "not running (Pacemaker's booth-site resource starts it)".to_string()
+            } else {
+                boothd.join(", ")
+            }
+        );
+        out!(
+            "  reach it: ganesha-lab --state {} exec {} -- crm_mon -1",
+            rec.state_file.display(),
+            n.name()
+        );
+    }
+    if let Some(arb) = sites.arbitrator() {
+        let pids = arb.pids_named(BOOTHD);
+        out!(
+            "\narbitrator {} (netns {}): boothd {}",
+            arb.addr(),
+            arb.netns(),
+            pids.first()
+                .map_or("NOT RUNNING".to_string(), |p| format!("pid {p}"))
+        );
+        if arb.holder_alive() {
+            match sites.booth_status(arb) {
+                Ok(text) => out!("  {}", text.trim_end()),
+                Err(e) => out!("  booth status failed: {e}"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -701,6 +1067,28 @@ mod tests {
                 ..
             }
         ));
+        let c = Cli::try_parse_from(["ganesha-lab", "sites", "power", "off", "b"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Cmd::Sites {
+                command: SitesCmd::Power {
+                    action: SitesPower::Off,
+                    site: Site::B
+                }
+            }
+        ));
+        let c = Cli::try_parse_from(["ganesha-lab", "sites", "up", "--auto-ticket"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Cmd::Sites {
+                command: SitesCmd::Up {
+                    nodes_per_site: 1,
+                    auto_ticket: true,
+                    ..
+                }
+            }
+        ));
+        assert!(Cli::try_parse_from(["ganesha-lab", "sites", "cut", "c"]).is_err());
         let c = Cli::try_parse_from(["ganesha-lab", "up"]).unwrap();
         assert!(matches!(c.command, Cmd::Up { nodes: 3, .. }));
         assert!(Cli::try_parse_from(["ganesha-lab", "up", "--nodes", "0"]).is_err());

@@ -65,7 +65,8 @@
 //! directories, configs and mounts), `ready.rs` (waiting for quorum and ganesha),
 //! `fencing.rs` (the `lab-fencing` device), `gluster.rs` (glusterd, the pool and the volumes),
 //! `teardown.rs` and `root.rs` (the lab's name and directory). A [`Node`] is `node.rs`, a node
-//! as a GlusterFS server `gluster.rs`, the state file `state.rs`. Around them: [`LabOptions`]
+//! as a GlusterFS server `gluster.rs`, the state file `state.rs`; two labs as disaster
+//! recovery sites [`Sites`] `sites.rs` (`sites/`: booth, network, ssh, state). Around them: [`LabOptions`]
 //! (`options.rs`), [`Progress`] (`progress.rs`), [`LabError`] (`error.rs`), [`preflight`]
 //! (`preflight.rs`), the programs the lab runs (`tools.rs`), the project's agents
 //! (`agents.rs`), [`ClusterStatus`] (`status.rs`), [`cleanup_stale_labs`] (`stale.rs`),

@@ -230,7 +230,7 @@ impl Node {
     /// Host-side per-node directory. It holds `logs/` (stdout and stderr of the daemons),
     /// the directories bind-mounted into the node (`etc-corosync`, `var-lib-pacemaker`,
     /// `var-log-pacemaker`, `var-log-corosync`, `var-log-ganesha`, `etc-ganesha`,
-    /// `var-lib-nfs`, `var-lib-corosync`) and `ocf/` (the node's `/usr/lib/ocf/resource.d`);
+    /// `var-lib-nfs`, `var-lib-corosync`, `etc-booth`) and `ocf/` (the node's `/usr/lib/ocf/resource.d`);
     /// on a GlusterFS server also its gluster state and `bricks/` (see `src/gluster.rs`).
     /// Files written here by a test are visible inside the node at the same path.
     pub fn dir(&self) -> &Path {

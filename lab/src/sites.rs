@@ -388,33 +388,29 @@ impl Sites {
         &self.state.root
     }
 
-    /// Site `site`'s lab. Panics when the lab is missing (attached sites half torn down),
-    /// like indexing.
-    pub fn lab(&self, site: Site) -> &Lab {
-        match self.labs.iter().find(|(s, _)| *s == site) {
-            Some((_, lab)) => lab,
-            None => panic!("sites {}: no lab for site {site}", self.state.name),
-        }
+    /// Site `site`'s lab (`None` only for attached sites whose lab is gone).
+    pub fn lab(&self, site: Site) -> Option<&Lab> {
+        self.labs
+            .iter()
+            .find(|(s, _)| *s == site)
+            .map(|(_, lab)| lab)
     }
 
     /// Site `site`'s nodes (`node1` first).
     pub fn nodes(&self, site: Site) -> &[Node] {
-        self.lab(site).nodes()
+        self.lab(site).map_or(&[], Lab::nodes)
     }
 
     /// Node `i` (0-based) of site `site`; run commands in it with [`Node::run`] or
-    /// [`Node::command`].
+    /// [`Node::command`]. Panics when `i` is out of range, like slice indexing.
     pub fn node(&self, site: Site, i: usize) -> &Node {
-        self.lab(site).node(i)
+        &self.nodes(site)[i]
     }
 
-    /// The arbitrator (commands inside its namespaces, like a node's). Panics when it was
-    /// never built.
-    pub fn arbitrator(&self) -> &Node {
-        match &self.arbitrator {
-            Some(n) => n,
-            None => panic!("sites {}: no arbitrator", self.state.name),
-        }
+    /// The arbitrator (commands inside its namespaces, like a node's); `None` before it is
+    /// built.
+    pub fn arbitrator(&self) -> Option<&Node> {
+        self.arbitrator.as_ref()
     }
 
     /// The arbitrator's address (`192.0.2.250`).
@@ -737,7 +733,9 @@ impl Sites {
     }
 
     fn start_arbitrator_boothd(&self) -> Result<u32, LabError> {
-        let arb = self.arbitrator();
+        let arb = self
+            .arbitrator()
+            .ok_or_else(|| LabError::Setup(format!("sites {}: no arbitrator", self.state.name)))?;
         self.start_boothd(arb)
     }
 

@@ -65,7 +65,7 @@ fn assert_same(before: &str, now: &str, when: &str) {
 /// Every process of the sites (node processes, holders, the arbitrator's) with start times.
 fn footprint(sites: &Sites) -> Vec<(i32, Option<String>)> {
     let mut nodes: Vec<&Node> = Site::ALL.iter().flat_map(|&s| sites.nodes(s)).collect();
-    nodes.push(sites.arbitrator());
+    nodes.push(sites.arbitrator().unwrap());
     let mut v = Vec::new();
     for n in nodes {
         let holder = i32::try_from(n.holder_pid()).unwrap();
@@ -103,9 +103,10 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
     }
     assert_same(&before, &host_network(), "while the sites are up");
 
+    let arb = sites.arbitrator().unwrap();
     // IPv6 is off in every namespace of the sites.
     let mut nodes: Vec<&Node> = Site::ALL.iter().flat_map(|&s| sites.nodes(s)).collect();
-    nodes.push(sites.arbitrator());
+    nodes.push(arb);
     for n in &nodes {
         let v6 = run_in(
             n,
@@ -125,8 +126,8 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
     // Each site: its own cluster (members only its own nodes), quorum and a DC; its own pool
     // with the volume data started; booth's files private and identical.
     let t = Instant::now();
-    let key = fs::read(sites.arbitrator().host_path(BOOTH_AUTHKEY)).unwrap();
-    let conf = fs::read_to_string(sites.arbitrator().host_path(BOOTH_CONF)).unwrap();
+    let key = fs::read(arb.host_path(BOOTH_AUTHKEY)).unwrap();
+    let conf = fs::read_to_string(arb.host_path(BOOTH_CONF)).unwrap();
     for site in Site::ALL {
         let n = sites.node(site, 0);
         let st = n.cluster_status().unwrap();
@@ -193,7 +194,7 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
     }
 
     // The arbitrator's boothd answers.
-    let status = sites.booth_status(sites.arbitrator()).unwrap();
+    let status = sites.booth_status(arb).unwrap();
     assert!(
         status.contains("booth_state=started") && status.contains("booth_type=arbitrator"),
         "{status}"
