@@ -48,6 +48,17 @@ impl ClusterStatus {
             .any(|r| r.id == id && r.role == "Started" && !r.failed)
     }
 
+    /// Each active instance of resource `id` (a primitive, or the instances of a clone of
+    /// it) as (node, role): `Started`, `Promoted`, `Unpromoted`.
+    pub fn roles(&self, id: &str) -> Vec<(String, String)> {
+        self.state
+            .resources
+            .iter()
+            .filter(|r| r.id == id && r.active)
+            .flat_map(|r| r.nodes.iter().map(|n| (n.clone(), r.role.clone())))
+            .collect()
+    }
+
     /// The failed operations crm_mon lists for resource `id`.
     pub fn failures(&self, id: &str) -> Vec<FailedOp> {
         let prefix = format!("{id}_");

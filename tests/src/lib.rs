@@ -19,4 +19,5 @@ pub mod faults;
 pub mod ha;
 pub mod lab;
 pub mod log;
+pub mod sites;
 pub mod watch;
