@@ -7,7 +7,8 @@ mod util;
 use std::time::Duration;
 
 use ganesha_agents::names::{
-    AGENTS, GANESHA_ACTIVE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT,
+    AGENTS, BOOTH_AGENT, GANESHA_ACTIVE, GEOREP_AGENT, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT,
+    NFSD_AGENT,
 };
 use ganesha_testkit::TestCommand;
 use util::agent;
@@ -80,6 +81,12 @@ fn only_meta_data_writes_to_stdout() {
 #[test]
 fn unimplemented_actions_exit_3() {
     for name in AGENTS {
+        // georep_monitor is promotable: without its parameters promote and demote are 6.
+        if name == GEOREP_AGENT {
+            for action in ["promote", "demote"] {
+                agent(name, action).run().expect_code(6);
+            }
+        }
         for action in [
             "promote",
             "demote",
@@ -88,12 +95,36 @@ fn unimplemented_actions_exit_3() {
             "reload",
             "bogus",
         ] {
-            agent(name, action).run().expect_code(3);
+            if name == GEOREP_AGENT && matches!(action, "promote" | "demote") {
+                continue;
+            }
+            agent(name, action)
+                .envs(required_params(name))
+                .run()
+                .expect_code(3);
         }
     }
     // ganesha_mon and ganesha_nfsd do not take notifications.
     agent(MON_AGENT, "notify").run().expect_code(3);
     agent(NFSD_AGENT, "notify").run().expect_code(3);
+    agent(GEOREP_AGENT, "notify")
+        .envs(required_params(GEOREP_AGENT))
+        .run()
+        .expect_code(3);
+    agent(BOOTH_AGENT, "notify").run().expect_code(3);
+}
+
+/// Values for an agent's required parameters (the dispatcher checks them before any
+/// action).
+fn required_params(name: &str) -> Vec<(&'static str, &'static str)> {
+    match name {
+        GEOREP_AGENT => vec![
+            ("OCF_RESKEY_volume", "data"),
+            ("OCF_RESKEY_remote_host", "192.0.2.9"),
+            ("OCF_RESKEY_remote_volume", "rdata"),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// Each bad value gives exit 6 and exactly one exit reason naming the parameter.
@@ -114,6 +145,13 @@ fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
         (MON_AGENT, "refresh_interval", "-5", ">= 0"),
         (MON_AGENT, "pid_file", "ganesha.pid", "absolute path"),
         (GRACE_AGENT, "dbus_timeout", "soon", "must be an integer"),
+        (GEOREP_AGENT, "volume", "-data", "volume name"),
+        (GEOREP_AGENT, "remote_host", "host;x", "must be letters"),
+        (GEOREP_AGENT, "ssh_port", "70000", "port number"),
+        (GEOREP_AGENT, "max_lag", "-1", ">= 0"),
+        (GEOREP_AGENT, "booth_conf", "booth.conf", "absolute path"),
+        (GEOREP_AGENT, "other_site", "a b", "must be letters"),
+        (BOOTH_AGENT, "config", "booth.conf", "absolute path"),
         (
             GRACE_AGENT,
             "release_on_start",
@@ -124,7 +162,10 @@ fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
     for (name, param, value, problem) in cases {
         for action in ["validate-all", "start"] {
             let key = format!("OCF_RESKEY_{param}");
-            let run = agent(name, action).env(&key, value).run();
+            let run = agent(name, action)
+                .envs(required_params(name))
+                .env(&key, value)
+                .run();
             run.expect_code(6);
             let reasons = run.ocf_exit_reasons();
             assert_eq!(reasons.len(), 1, "{name} {action}: {reasons:?}");
