@@ -423,3 +423,50 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
     let reason = &run.ocf_exit_reasons()[0];
     assert!(reason.contains("did not complete within 1."), "{reason}");
 }
+
+/// booth 1.0's pitfalls, found by validate before boothd is started: an authfile others can
+/// read (boothd exits), one too short, a missing config; options that make it segfault are
+/// a warning.
+#[test]
+fn booth_validate_refuses_a_readable_authfile_and_warns_on_site_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("authkey");
+    std::fs::write(&key, b"0123456789abcdef").unwrap();
+    let conf = dir.path().join("booth.conf");
+    let write_conf = |extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "transport = UDP\nauthfile = {}\nsite = 192.0.2.1\nsite = 192.0.2.2\narbitrator = 192.0.2.3\n{extra}ticket = \"ticket-data\"\n",
+                key.display()
+            ),
+        )
+        .unwrap();
+    };
+    let validate = || {
+        agent(BOOTH_AGENT, "validate-all")
+            .env("OCF_RESKEY_config", conf.to_str().unwrap())
+            .run()
+    };
+    write_conf("");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = validate();
+    run.expect_code(2);
+    assert!(run.ocf_exit_reasons()[0].contains("0600"), "{run}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    validate().expect_code(0);
+    write_conf("site-user = hacluster\n");
+    let run = validate();
+    run.expect_code(0);
+    assert!(run.stderr().contains("segfaults"), "{run}");
+    std::fs::write(&key, b"short").unwrap();
+    let run = validate();
+    run.expect_code(2);
+    assert!(run.ocf_exit_reasons()[0].contains("at least 8"), "{run}");
+    let missing = dir.path().join("missing.conf");
+    let run = agent(BOOTH_AGENT, "validate-all")
+        .env("OCF_RESKEY_config", missing.to_str().unwrap())
+        .run();
+    run.expect_code(2);
+}

@@ -182,6 +182,21 @@ fn booth_site_passes_ocf_tester_and_restarts_after_sigkill() {
     let again = lab.node().pids_named("boothd");
     assert_eq!(again.len(), 1, "{again:?}");
     assert_ne!(again, pids);
+    // A boothd that exists but does not answer (stopped) fails the monitor, within its
+    // timeout; stop still ends it.
+    lab.node()
+        .kill(again[0], nix::sys::signal::Signal::SIGSTOP)
+        .unwrap();
+    let hung = lab
+        .agent(BOOTH_AGENT, "monitor", &params)
+        .env("OCF_RESKEY_CRM_meta_timeout", "8000")
+        .run();
+    hung.expect_code(1);
+    assert!(hung.elapsed() < Duration::from_secs(8), "{hung}");
+    assert!(
+        hung.ocf_exit_reasons()[0].contains("does not answer"),
+        "{hung}"
+    );
     run("stop").expect_code(0);
     assert!(lab.node().pids_named("boothd").is_empty());
     run("monitor").expect_code(7);
