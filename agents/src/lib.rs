@@ -6,11 +6,17 @@
 //! - [`grace::GaneshaGrace`] (`ganesha_grace`): puts the local daemon into NFS grace when a
 //!   peer stops serving or comes back.
 //!
+//! - [`georep_monitor::GeorepMonitor`] (`georep_monitor`): one geo-replicated volume pair at
+//!   one site, promotable: Promoted owns the writes, Unpromoted keeps a read-only copy.
+//! - [`booth::BoothSite`] (`booth_site`): boothd supervised by Pacemaker.
+//!
 //! Each binary's `main` is one call to [`ocf::run`]. The names the Pacemaker model shares
 //! with the agents (agents, provider, node attributes, pid file) are in [`names`].
 
+pub mod booth;
 pub mod daemon;
 pub mod dbus;
+pub mod georep_monitor;
 pub mod grace;
 pub mod mon;
 pub mod mount;

@@ -7,7 +7,8 @@ mod util;
 use std::time::Duration;
 
 use ganesha_agents::names::{
-    AGENTS, GANESHA_ACTIVE, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT, NFSD_AGENT,
+    AGENTS, BOOTH_AGENT, GANESHA_ACTIVE, GEOREP_AGENT, GRACE_ACTIVE, GRACE_AGENT, MON_AGENT,
+    NFSD_AGENT,
 };
 use ganesha_testkit::TestCommand;
 use util::agent;
@@ -80,6 +81,12 @@ fn only_meta_data_writes_to_stdout() {
 #[test]
 fn unimplemented_actions_exit_3() {
     for name in AGENTS {
+        // georep_monitor is promotable: without its parameters promote and demote are 6.
+        if name == GEOREP_AGENT {
+            for action in ["promote", "demote"] {
+                agent(name, action).run().expect_code(6);
+            }
+        }
         for action in [
             "promote",
             "demote",
@@ -88,12 +95,36 @@ fn unimplemented_actions_exit_3() {
             "reload",
             "bogus",
         ] {
-            agent(name, action).run().expect_code(3);
+            if name == GEOREP_AGENT && matches!(action, "promote" | "demote") {
+                continue;
+            }
+            agent(name, action)
+                .envs(required_params(name))
+                .run()
+                .expect_code(3);
         }
     }
     // ganesha_mon and ganesha_nfsd do not take notifications.
     agent(MON_AGENT, "notify").run().expect_code(3);
     agent(NFSD_AGENT, "notify").run().expect_code(3);
+    agent(GEOREP_AGENT, "notify")
+        .envs(required_params(GEOREP_AGENT))
+        .run()
+        .expect_code(3);
+    agent(BOOTH_AGENT, "notify").run().expect_code(3);
+}
+
+/// Values for an agent's required parameters (the dispatcher checks them before any
+/// action).
+fn required_params(name: &str) -> Vec<(&'static str, &'static str)> {
+    match name {
+        GEOREP_AGENT => vec![
+            ("OCF_RESKEY_volume", "data"),
+            ("OCF_RESKEY_remote_host", "192.0.2.9"),
+            ("OCF_RESKEY_remote_volume", "rdata"),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 /// Each bad value gives exit 6 and exactly one exit reason naming the parameter.
@@ -114,6 +145,13 @@ fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
         (MON_AGENT, "refresh_interval", "-5", ">= 0"),
         (MON_AGENT, "pid_file", "ganesha.pid", "absolute path"),
         (GRACE_AGENT, "dbus_timeout", "soon", "must be an integer"),
+        (GEOREP_AGENT, "volume", "-data", "volume name"),
+        (GEOREP_AGENT, "remote_host", "host;x", "must be letters"),
+        (GEOREP_AGENT, "ssh_port", "70000", "port number"),
+        (GEOREP_AGENT, "max_lag", "-1", ">= 0"),
+        (GEOREP_AGENT, "booth_conf", "booth.conf", "absolute path"),
+        (GEOREP_AGENT, "other_site", "a b", "must be letters"),
+        (BOOTH_AGENT, "config", "booth.conf", "absolute path"),
         (
             GRACE_AGENT,
             "release_on_start",
@@ -124,7 +162,10 @@ fn bad_parameters_exit_6_with_one_reason_naming_the_parameter() {
     for (name, param, value, problem) in cases {
         for action in ["validate-all", "start"] {
             let key = format!("OCF_RESKEY_{param}");
-            let run = agent(name, action).env(&key, value).run();
+            let run = agent(name, action)
+                .envs(required_params(name))
+                .env(&key, value)
+                .run();
             run.expect_code(6);
             let reasons = run.ocf_exit_reasons();
             assert_eq!(reasons.len(), 1, "{name} {action}: {reasons:?}");
@@ -381,4 +422,51 @@ fn nfsd_start_times_out_inside_the_operation_timeout() {
     assert!(run.elapsed() < Duration::from_secs(2), "{run}");
     let reason = &run.ocf_exit_reasons()[0];
     assert!(reason.contains("did not complete within 1."), "{reason}");
+}
+
+/// booth 1.0's pitfalls, found by validate before boothd is started: an authfile others can
+/// read (boothd exits), one too short, a missing config; options that make it segfault are
+/// a warning.
+#[test]
+fn booth_validate_refuses_a_readable_authfile_and_warns_on_site_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("authkey");
+    std::fs::write(&key, b"0123456789abcdef").unwrap();
+    let conf = dir.path().join("booth.conf");
+    let write_conf = |extra: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "transport = UDP\nauthfile = {}\nsite = 192.0.2.1\nsite = 192.0.2.2\narbitrator = 192.0.2.3\n{extra}ticket = \"ticket-data\"\n",
+                key.display()
+            ),
+        )
+        .unwrap();
+    };
+    let validate = || {
+        agent(BOOTH_AGENT, "validate-all")
+            .env("OCF_RESKEY_config", conf.to_str().unwrap())
+            .run()
+    };
+    write_conf("");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = validate();
+    run.expect_code(2);
+    assert!(run.ocf_exit_reasons()[0].contains("0600"), "{run}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    validate().expect_code(0);
+    write_conf("site-user = hacluster\n");
+    let run = validate();
+    run.expect_code(0);
+    assert!(run.stderr().contains("segfaults"), "{run}");
+    std::fs::write(&key, b"short").unwrap();
+    let run = validate();
+    run.expect_code(2);
+    assert!(run.ocf_exit_reasons()[0].contains("at least 8"), "{run}");
+    let missing = dir.path().join("missing.conf");
+    let run = agent(BOOTH_AGENT, "validate-all")
+        .env("OCF_RESKEY_config", missing.to_str().unwrap())
+        .run();
+    run.expect_code(2);
 }

@@ -649,6 +649,31 @@ impl<R: Runner> Gluster<R> {
         xml::volume_info_from(&out, volume).map(|(layout, _)| layout)
     }
 
+    /// `volume get VOLUME OPTION`: the option's effective value (`off` for an unset
+    /// `features.read-only`, whose reply says `off (DEFAULT)`).
+    pub fn volume_get(&self, volume: &str, option: &str) -> Result<String, Error> {
+        check_volume_name(volume)?;
+        let args = ["volume", "get", volume, option].map(String::from);
+        let out = self.xml_call(&args)?;
+        xml::volume_get_from(&out, option)
+    }
+
+    /// `volume set VOLUME OPTION VALUE`.
+    pub fn volume_set(&self, volume: &str, option: &str, value: &str) -> Result<(), Error> {
+        check_volume_name(volume)?;
+        let args = ["volume", "set", volume, option, value].map(String::from);
+        self.xml_call(&args).map(drop)
+    }
+
+    /// Whether the volume is started (`volume info`'s `statusStr`); a volume that does not
+    /// exist is an error ([`Error::is_no_such_volume`]).
+    pub fn volume_started(&self, volume: &str) -> Result<bool, Error> {
+        check_volume_name(volume)?;
+        let args = ["volume", "info", volume].map(String::from);
+        let out = self.xml_call(&args)?;
+        xml::volume_info_from(&out, volume).map(|(_, started)| started)
+    }
+
     fn status(&self, args: &[String]) -> Result<Vec<Session>, Error> {
         let out = match self.xml_call(args) {
             Ok(out) => out,

@@ -57,4 +57,29 @@ impl Error {
             _ => None,
         }
     }
+
+    /// gluster refused because another operation held the cluster lock ("Another
+    /// transaction is in progress", "Locking failed on ..."): the same command succeeds
+    /// when retried a moment later. Several clone instances acting at once hit this.
+    pub fn is_busy(&self) -> bool {
+        self.gluster_message().is_some_and(|m| {
+            m.contains("Another transaction is in progress")
+                || m.contains("Locking failed")
+                || m.contains("locking failed")
+                || m.contains("Unable to acquire lock")
+        })
+    }
+
+    /// gluster answered (opRet ≠ 0) that the volume does not exist.
+    pub fn is_no_such_volume(&self) -> bool {
+        matches!(self, Error::Gluster { op_ret: Some(_), message, .. }
+            if message.starts_with("Volume ") && message.ends_with("does not exist"))
+    }
+
+    /// gluster itself did not answer: it could not be run, was killed at its bound, or
+    /// printed no XML (glusterd down: "Connection failed. Please check if gluster daemon
+    /// is operational."). Whatever was asked is unknown, not false.
+    pub fn is_no_answer(&self) -> bool {
+        matches!(self, Error::Run(_) | Error::Gluster { op_ret: None, .. })
+    }
 }

@@ -335,3 +335,21 @@ pub fn volume_option_from(out: &CliOutput, option: &str) -> Option<String> {
         .map(|o| o.text_of(&["value"]).to_owned());
     value
 }
+
+/// The value `volume get VOLUME OPTION --xml` reports (`<volGetopts><Opt>`), without the
+/// ` (DEFAULT)` gluster appends to a value nobody set: `off (DEFAULT)` is `off`.
+pub fn volume_get_from(out: &CliOutput, option: &str) -> Result<String, Error> {
+    out.body("volGetopts")
+        .into_iter()
+        .flat_map(|g| g.children_named("Opt"))
+        .find(|o| o.text_of(&["Option"]) == option)
+        .map(|o| {
+            let value = o.text_of(&["Value"]);
+            value
+                .strip_suffix("(DEFAULT)")
+                .map(str::trim_end)
+                .unwrap_or(value)
+                .to_owned()
+        })
+        .ok_or_else(|| parse_error(format_args!("{option} is not in volume get's reply")))
+}

@@ -318,3 +318,61 @@ fn broken_rsync_on_the_secondary_switches_to_tarssh() {
     assert!(!rsync_is_broken((3, 2, 7)));
     assert!(rsync_is_broken((3, 5, 0)));
 }
+
+#[test]
+fn volume_get_reads_the_effective_value_and_set_sends_argv() {
+    let g = gluster(vec![
+        (" get data ", ok(&fixture("volget-read-only-off.xml"))),
+        (" set data ", ok(&fixture("volset-ok.xml"))),
+        (" info data ", ok(&fixture("volinfo-single-stopped.xml"))),
+    ]);
+    assert_eq!(g.volume_get("data", "features.read-only").unwrap(), "off");
+    g.volume_set("data", "features.read-only", "on").unwrap();
+    assert!(!g.volume_started("data").unwrap());
+    assert_eq!(
+        calls(&g),
+        vec![
+            "gluster --mode=script volume get data features.read-only --xml",
+            "gluster --mode=script volume set data features.read-only on --xml",
+            "gluster --mode=script volume info data --xml",
+        ]
+    );
+    let on = gluster(vec![(" get ", ok(&fixture("volget-read-only-on.xml")))]);
+    assert_eq!(on.volume_get("data", "features.read-only").unwrap(), "on");
+    let started = gluster(vec![(" info ", ok(&fixture("volinfo-single-started.xml")))]);
+    assert!(started.volume_started("data").unwrap());
+}
+
+#[test]
+fn volume_errors_are_classified() {
+    let missing = Output {
+        code: 1,
+        ..ok(&fixture("volget-no-such-volume.xml"))
+    };
+    let g = gluster(vec![
+        (" get ", missing),
+        (" set ", ok(&fixture("volset-busy.xml"))),
+    ]);
+    let err = g.volume_get("nosuch", "features.read-only").unwrap_err();
+    assert!(err.is_no_such_volume() && !err.is_busy(), "{err}");
+    let err = g
+        .volume_set("data", "features.read-only", "on")
+        .unwrap_err();
+    assert!(err.is_busy() && !err.is_no_such_volume(), "{err}");
+    let set_missing = gluster(vec![(" set ", ok(&fixture("volset-no-such-volume.xml")))]);
+    let err = set_missing
+        .volume_set("nosuch", "features.read-only", "on")
+        .unwrap_err();
+    assert!(err.is_no_such_volume(), "{err}");
+    let down = gluster(vec![(
+        " get ",
+        Output {
+            code: 1,
+            stdout: "Connection failed. Please check if gluster daemon is operational.\n".into(),
+            stderr: String::new(),
+        },
+    )]);
+    let err = down.volume_get("data", "features.read-only").unwrap_err();
+    assert!(err.is_no_answer() && !err.is_no_such_volume(), "{err}");
+    assert!(g.volume_get("-x", "features.read-only").is_err());
+}

@@ -22,6 +22,8 @@ pub struct ActionSpec {
     pub timeout_secs: u32,
     pub interval_secs: Option<u32>,
     pub depth: Option<u32>,
+    /// The role a recurring monitor is for (`Promoted`, `Unpromoted`) in a promotable clone.
+    pub role: Option<&'static str>,
 }
 
 impl ActionSpec {
@@ -32,6 +34,15 @@ impl ActionSpec {
             timeout_secs,
             interval_secs: None,
             depth: None,
+            role: None,
+        }
+    }
+
+    /// For one role of a promotable clone (`Promoted`, `Unpromoted`).
+    pub const fn role(self, role: &'static str) -> ActionSpec {
+        ActionSpec {
+            role: Some(role),
+            ..self
         }
     }
 
@@ -100,6 +111,9 @@ impl Metadata {
             if let Some(interval) = a.interval_secs {
                 el.push_attribute(("interval", format!("{interval}s").as_str()));
             }
+            if let Some(role) = a.role {
+                el.push_attribute(("role", role));
+            }
             if let Some(depth) = a.depth {
                 el.push_attribute(("depth", depth.to_string().as_str()));
             }
@@ -150,6 +164,9 @@ mod tests {
         ActionSpec::new(Action::Monitor, 10).every(5, 0),
         ActionSpec::new(Action::ReloadAgent, 10),
     ];
+    static PROMOTABLE: [ActionSpec; 1] = [ActionSpec::new(Action::Monitor, 30)
+        .every(10, 0)
+        .role("Promoted")];
     static META: Metadata = Metadata {
         name: "test_agent",
         version: "0.1.0",
@@ -175,6 +192,17 @@ mod tests {
             !xml.contains("reload-agent"),
             "the DTD does not know reload-agent"
         );
+    }
+
+    #[test]
+    fn a_monitor_may_name_its_role() {
+        let meta = Metadata {
+            actions: &PROMOTABLE,
+            ..META
+        };
+        assert!(meta.to_xml().contains(
+            "<action name=\"monitor\" timeout=\"30s\" interval=\"10s\" role=\"Promoted\" depth=\"0\"/>"
+        ));
     }
 
     #[test]

@@ -79,7 +79,7 @@ mod tests {
         }
         let root = dir.path().join("ocf");
         let first = install_agents(&from, &root);
-        assert_eq!(first.as_ref().map(Vec::len).ok(), Some(3));
+        assert_eq!(first.as_ref().map(Vec::len).ok(), Some(AGENTS.len()));
         assert!(
             install_agents(&from, &root).is_ok(),
             "reinstall over existing"

@@ -33,7 +33,7 @@ const CRATES: [(&str, &str); 7] = [
 /// docs/ARCHITECTURE.md ("Code map"). Dev-dependencies may use anything below them.
 const ALLOWED: [(&str, &[&str]); 7] = [
     ("ocf", &[]),
-    ("ganesha-agents", &["ocf"]),
+    ("ganesha-agents", &["ocf", "georep"]),
     ("georep", &["ocf"]),
     ("ganesha-ha", &["ocf", "ganesha-agents", "georep"]),
     ("ganesha-lab", &["ocf", "ganesha-agents", "ganesha-ha"]),

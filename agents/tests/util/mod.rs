@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ganesha_agents::names::{GRACE_AGENT, MON_AGENT, NFSD_AGENT};
+use ganesha_agents::names::{BOOTH_AGENT, GEOREP_AGENT, GRACE_AGENT, MON_AGENT, NFSD_AGENT};
 use ganesha_testkit::TestCommand;
 
 pub mod cluster;
@@ -17,6 +17,8 @@ pub fn agent_bin(name: &str) -> PathBuf {
         NFSD_AGENT => PathBuf::from(env!("CARGO_BIN_EXE_ganesha_nfsd")),
         MON_AGENT => PathBuf::from(env!("CARGO_BIN_EXE_ganesha_mon")),
         GRACE_AGENT => PathBuf::from(env!("CARGO_BIN_EXE_ganesha_grace")),
+        GEOREP_AGENT => PathBuf::from(env!("CARGO_BIN_EXE_georep_monitor")),
+        BOOTH_AGENT => PathBuf::from(env!("CARGO_BIN_EXE_booth_site")),
         other => panic!("no agent {other}"),
     }
 }
