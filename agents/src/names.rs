@@ -25,3 +25,8 @@ pub const GRACE_ACTIVE: &str = "grace-active";
 /// ganesha.nfsd's pid file (the default of both `ganesha_nfsd`'s and `ganesha_mon`'s
 /// `pid_file`).
 pub const GANESHA_PID_FILE: &str = "/run/ganesha/ganesha.pid";
+
+/// The agent that gives a volume pair's site its role (promotable: Promoted owns the writes).
+pub const GEOREP_AGENT: &str = "georep_monitor";
+/// The agent that runs a site's boothd under Pacemaker.
+pub const BOOTH_AGENT: &str = "booth_site";
