@@ -8,6 +8,18 @@ use ganesha_agents::names::{BOOTH_AGENT, GEOREP_AGENT, PROVIDER};
 use super::spec::{Pair, SitesSpec};
 use crate::cib::{meta_set_id, Cib, Clone, Constraint, NvPair, Op, Primitive, Resource, Ticket};
 
+/// The oldest CIB schema that knows the role names `Promoted` and `Unpromoted` (Pacemaker
+/// 2.1 and later create live CIBs with a newer one; `site setup` refuses an older one).
+pub const ROLE_SCHEMA: (u32, u32) = (3, 7);
+
+/// The schema version of a CIB document's `validate-with="pacemaker-X.Y"`.
+pub fn schema_version(xml: &str) -> Option<(u32, u32)> {
+    let rest = xml.split("validate-with=\"pacemaker-").nth(1)?;
+    let version = rest.split('"').next()?;
+    let (major, minor) = version.split_once('.')?;
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
 /// The primitive of `ocf:ganesha:booth_site`.
 pub const BOOTH_SITE: &str = "booth-site";
 

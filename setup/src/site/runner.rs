@@ -147,6 +147,24 @@ impl Script {
         self
     }
 
+    /// Answers the next call at `at` containing `contains` with `out`, then forgets the rule.
+    pub fn once_at(&self, at: At, contains: &str, out: Output) -> &Script {
+        self.add(Some(at), contains, Ok(out), true);
+        self
+    }
+
+    /// Answers calls at `at` (any place: `None`) containing `contains` with `outs` in turn,
+    /// the last one for every call after.
+    pub fn sequence(&self, at: Option<At>, contains: &str, outs: &[Output]) -> &Script {
+        if let Some((last, first)) = outs.split_last() {
+            self.add(at.clone(), contains, Ok(last.clone()), false);
+            for out in first.iter().rev() {
+                self.add(at.clone(), contains, Ok(out.clone()), true);
+            }
+        }
+        self
+    }
+
     /// Calls containing `contains` fail to run (a node that does not answer).
     pub fn unreachable(&self, contains: &str) -> &Script {
         self.add(

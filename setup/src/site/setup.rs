@@ -13,7 +13,7 @@ use std::time::Duration;
 use ocf::Deadline;
 
 use super::booth::booth_conf;
-use super::model::site_cib;
+use super::model::{schema_version, site_cib, ROLE_SCHEMA};
 use super::runner::{At, SiteRunner};
 use super::spec::SitesSpec;
 use crate::apply::merge;
@@ -171,6 +171,18 @@ pub fn merge_cib(
         .map_err(|e| e.context("reading the live CIB"))?;
     let live =
         Cib::from_xml(&xml).map_err(|e| CliError::from(e).context("reading the live CIB"))?;
+    match schema_version(&xml) {
+        Some(v) if v >= ROLE_SCHEMA => {}
+        found => {
+            return Err(CliError::Refused(format!(
+                "the live CIB validates with {}; the Promoted/Unpromoted roles need pacemaker-{}.{} or later: \
+                 run `cibadmin --upgrade --force` first",
+                found.map_or("an unknown schema".into(), |(a, b)| format!("pacemaker-{a}.{b}")),
+                ROLE_SCHEMA.0,
+                ROLE_SCHEMA.1
+            )))
+        }
+    }
     let desired = site_cib(spec);
     let merged = merge(&live, &desired);
     if merged.resources != live.resources {
