@@ -406,7 +406,7 @@ fn failover_of_a_fresh_copy_revokes_there_then_grants_here_and_reruns_finish() {
     script.on("repl_state", Output::ok("ACTIVE\n"));
     script.on(
         "booth list",
-        Output::ok("ticket: ticket-data, leader: 192.0.2.221\n"),
+        Output::ok("ticket: ticket-data, leader: 192.0.2.221 [manual mode]\n"),
     );
     script.sequence(
         Some(At::Here),
@@ -724,7 +724,7 @@ fn commit_script() -> Script {
     s.on("mktemp", Output::ok("/run/ganesha-ha-marker.abc\n"));
     s.on(
         "booth list",
-        Output::ok("ticket: ticket-data, leader: NONE\n"),
+        Output::ok("ticket: ticket-data, leader: NONE [manual mode]\n"),
     );
     s.on(" stop", gluster_ok())
         .on(" delete", gluster_ok())
@@ -858,7 +858,7 @@ fn failback_commit_refuses_an_incomplete_sync_and_resumes_from_each_state() {
     );
     script.on(
         "booth list",
-        Output::ok("ticket: ticket-data, leader: 192.0.2.221\n"),
+        Output::ok("ticket: ticket-data, leader: 192.0.2.221 [manual mode]\n"),
     );
     script.on(
         &format!("{REVERSE} status detail"),
@@ -964,4 +964,45 @@ fn setup_merges_the_cib_once_and_guards_the_key() {
         "{:?}",
         report.lines
     );
+}
+
+#[test]
+fn status_reports_drift_between_the_ticket_and_what_runs() {
+    let spec = spec();
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let script = Script::new();
+    script.on("crm_mon", crm_mon(true, "Unpromoted"));
+    script.on("features.read-only", volume_get("features.read-only", "on"));
+    script.on(
+        &format!("{REVERSE} status detail"),
+        session("data", "east-n1::data", Some("Stopped"), "none"),
+    );
+    script.on(
+        "booth list",
+        Output::ok("ticket: ticket-data, leader: 192.0.2.222 [manual mode]\n"),
+    );
+    let s = site(&spec, &script, &deadline).status("data").unwrap();
+    assert!(s.granted_here);
+    assert_eq!(s.leader.as_deref(), Some("192.0.2.222"));
+    assert_eq!(s.session.as_deref(), Some("STOPPED"));
+    assert_eq!(s.lag, Some(60));
+    assert_eq!(
+        s.drift,
+        [
+            "the ticket is granted here but georep-data-clone is not Promoted on any node",
+            "the ticket is granted here but data is read-only",
+            "the ticket is granted here but the session to east-n1::data does not run",
+        ]
+    );
+    let script = Script::new();
+    script.on("crm_mon", crm_mon(false, "Unpromoted"));
+    script.on("features.read-only", volume_get("features.read-only", "on"));
+    script.on(
+        &format!("{REVERSE} status detail"),
+        session("data", "east-n1::data", Some("Stopped"), "none"),
+    );
+    script.on("repl_state", Output::ok("ACTIVE\n"));
+    let s = site(&spec, &script, &deadline).status("data").unwrap();
+    assert!(s.drift.is_empty(), "{:?}", s.drift);
+    assert_eq!(s.repl_state.as_deref(), Some("ACTIVE"));
 }

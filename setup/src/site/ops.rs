@@ -358,13 +358,18 @@ impl<'a> Site<'a> {
         let pair = self.pair(volume)?;
         let (granted_here, roles) = self.cluster_view(&At::Here, pair)?;
         let read_only = self.read_only(&pair.volume).ok();
-        let session = self
-            .gluster_here()
-            .session(&pair.volume, &pair.secondary())?;
+        let mut drift = Vec::new();
+        // A gluster that does not answer is reported, not fatal: the rest still informs.
+        let session = match self.gluster_here().session(&pair.volume, &pair.secondary()) {
+            Ok(s) => s,
+            Err(e) => {
+                drift.push(format!("the session's state is unknown: {e}"));
+                None
+            }
+        };
         let lag = session.as_ref().and_then(|s| self.lag_of(s));
         let running = session.as_ref().is_some_and(|s| s.status.is_running());
         let promoted = roles.iter().filter(|r| r.role == "Promoted").count();
-        let mut drift = Vec::new();
         if granted_here {
             if promoted == 0 {
                 drift.push(format!(
@@ -510,15 +515,22 @@ impl<'a> Site<'a> {
                 }
             }
             let argv = self.booth("grant", Some(&here_addr), unreachable, &ticket);
-            let out = self.run_booth(&argv)?;
+            let mut out = self.run_booth(&argv)?;
+            if out.code != 0 && !unreachable && force {
+                // booth grants without every site answering only with -F.
+                let w = format!("{}; granting with -F", failed(&argv, &out));
+                (self.progress)(&format!("warning: {w}"));
+                done.warnings.push(w);
+                out = self.run_booth(&self.booth("grant", Some(&here_addr), true, &ticket))?;
+            }
             if out.code != 0 {
                 return Err(CliError::Cluster(format!(
                     "{}{}",
                     failed(&argv, &out),
-                    if unreachable {
+                    if unreachable || force {
                         ""
                     } else {
-                        " (if the other site is down, rerun with --force)"
+                        " (if the other site is down, --force grants with booth's -F)"
                     }
                 )));
             }
@@ -907,10 +919,13 @@ pub fn booth_leader(list: &str, ticket: &str) -> Option<String> {
         if fields.first()?.strip_prefix("ticket:")?.trim() != ticket {
             return None;
         }
+        // booth 1.0 appends ` [manual mode]` to a manual ticket's line.
         let leader = fields
             .iter()
             .find_map(|f| f.strip_prefix("leader:"))?
-            .trim();
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
         (!leader.is_empty() && leader != "NONE").then(|| leader.to_owned())
     })
 }
@@ -934,7 +949,7 @@ mod tests {
     #[test]
     fn booth_list_and_volume_get_are_read() {
         let list = "ticket: ticket-data, leader: 192.0.2.222, expires: 2026/12/02 17:00:00\n\
-                    ticket: ticket-logs, leader: NONE\n";
+                    ticket: ticket-logs, leader: NONE [manual mode]\n";
         assert_eq!(
             booth_leader(list, "ticket-data").as_deref(),
             Some("192.0.2.222")
