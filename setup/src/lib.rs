@@ -20,6 +20,7 @@ pub mod gluster;
 pub mod install;
 pub mod membership;
 pub mod model;
+pub mod site;
 pub mod spec;
 pub mod status;
 pub mod transport;

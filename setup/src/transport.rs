@@ -128,11 +128,16 @@ pub trait Transport: Sync {
 
 /// The transport `spec` asks for.
 pub fn for_spec(spec: &ClusterSpec) -> Box<dyn Transport> {
-    match &spec.transport {
+    for_kind(&spec.transport, &spec.ssh)
+}
+
+/// The transport of `kind`, with `ssh`'s settings for ssh.
+pub fn for_kind(kind: &TransportKind, ssh: &crate::spec::SshSettings) -> Box<dyn Transport> {
+    match kind {
         TransportKind::Ssh => Box::new(Ssh {
-            user: spec.ssh.user.clone(),
-            key: spec.ssh.key.clone(),
-            known_hosts: spec.ssh.known_hosts.clone(),
+            user: ssh.user.clone(),
+            key: ssh.key.clone(),
+            known_hosts: ssh.known_hosts.clone(),
             local: local_node_name(),
         }),
         TransportKind::Lab { state_file } => Box::new(Lab {

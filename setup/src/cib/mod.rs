@@ -369,12 +369,24 @@ pub struct Order {
     pub symmetrical: Option<bool>,
 }
 
+/// A `<rsc_ticket>`: `rsc` (in `rsc_role`, if given) runs only where `ticket` is granted;
+/// losing the ticket applies `loss_policy` (`stop`, `demote`, `freeze`, `fence`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    pub id: String,
+    pub rsc: String,
+    pub rsc_role: Option<String>,
+    pub ticket: String,
+    pub loss_policy: Option<String>,
+}
+
 /// One child of `<constraints>`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Constraint {
     Location(Location),
     Colocation(Colocation),
     Order(Order),
+    Ticket(Ticket),
     Foreign(Foreign),
 }
 
@@ -385,6 +397,7 @@ impl Constraint {
             Constraint::Location(c) => &c.id,
             Constraint::Colocation(c) => &c.id,
             Constraint::Order(c) => &c.id,
+            Constraint::Ticket(c) => &c.id,
             Constraint::Foreign(f) => &f.id,
         }
     }

@@ -9,7 +9,7 @@ use quick_xml::Reader;
 use super::{
     instance_set_id, meta_set_id, Action, BoolOp, Cib, CibError, Clone, Colocation, Constraint,
     Expression, FencingLevel, Foreign, Group, Location, LocationTarget, NvPair, Op, Order,
-    OrderKind, Primitive, Resource, Rule, PROPERTY_SET,
+    OrderKind, Primitive, Resource, Rule, Ticket, PROPERTY_SET,
 };
 
 impl Cib {
@@ -409,6 +409,20 @@ fn parse_constraint(e: &Element) -> Option<Constraint> {
                 },
             }))
         }
+        "rsc_ticket" => {
+            if !e.children.is_empty()
+                || !e.only_attrs(&["id", "rsc", "rsc-role", "ticket", "loss-policy"])
+            {
+                return None;
+            }
+            Some(Constraint::Ticket(Ticket {
+                id: e.attr("id")?.to_owned(),
+                rsc: e.attr("rsc")?.to_owned(),
+                rsc_role: e.attr("rsc-role").map(str::to_owned),
+                ticket: e.attr("ticket")?.to_owned(),
+                loss_policy: e.attr("loss-policy").map(str::to_owned),
+            }))
+        }
         _ => None,
     }
 }
@@ -427,7 +441,8 @@ mod tests {
 <nodes><node id="1" uname="n1"/></nodes>
 <resources><primitive id="web" class="ocf" provider="heartbeat" type="apache" description="d &amp; e"/>
 <primitive id="p" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="p-instance_attributes"><nvpair id="p-instance_attributes-a" name="a" value="&lt;1&gt;"/></instance_attributes></primitive></resources>
-<constraints><rsc_ticket id="t" rsc="web" ticket="T"/></constraints></configuration>
+<constraints><rsc_ticket id="t" ticket="T"><resource_set id="s"><resource_ref id="web"/></resource_set></rsc_ticket>
+<rsc_ticket id="u" rsc="web" rsc-role="Promoted" ticket="T" loss-policy="demote"/></constraints></configuration>
 <status><node_state id="1"/></status></cib>"#;
         let cib = Cib::from_xml(xml).unwrap();
         assert_eq!(cib.property("dc-version"), Some("2.1.5"));
@@ -445,6 +460,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(&cib.constraints[0], Constraint::Foreign(f) if f.id == "t"));
+        assert!(
+            matches!(&cib.constraints[1], Constraint::Ticket(t) if t.rsc_role.as_deref() == Some("Promoted"))
+        );
         let again = Cib::from_xml(&cib.to_xml()).unwrap();
         assert_eq!(again, cib);
     }

@@ -258,6 +258,19 @@ fn write_constraints(w: &mut Writer<Vec<u8>>, constraints: &[Constraint]) -> io:
                     }
                     w.write_event(Event::Empty(e))?;
                 }
+                Constraint::Ticket(t) => {
+                    let mut e = BytesStart::new("rsc_ticket");
+                    e.push_attribute(("id", t.id.as_str()));
+                    e.push_attribute(("rsc", t.rsc.as_str()));
+                    if let Some(role) = &t.rsc_role {
+                        e.push_attribute(("rsc-role", role.as_str()));
+                    }
+                    e.push_attribute(("ticket", t.ticket.as_str()));
+                    if let Some(policy) = &t.loss_policy {
+                        e.push_attribute(("loss-policy", policy.as_str()));
+                    }
+                    w.write_event(Event::Empty(e))?;
+                }
                 Constraint::Foreign(f) => write_foreign(w, f)?,
             }
         }

@@ -16,6 +16,7 @@ mod install_agents;
 mod node_export;
 mod refresh_config;
 mod setup;
+mod site;
 mod status;
 mod teardown;
 mod validate;
@@ -44,6 +45,7 @@ enum Command {
     #[command(hide = true)]
     NodeExport(node_export::Args),
     Georep(georep::Args),
+    Site(site::Args),
     Status(status::Args),
 }
 
@@ -61,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::RefreshConfig(args) => refresh_config::run(args),
         Command::NodeExport(args) => node_export::run(args),
         Command::Georep(args) => georep::run(args),
+        Command::Site(args) => site::run(args),
         Command::Status(args) => status::run(args),
     };
     done.unwrap_or_else(|e: CliError| {

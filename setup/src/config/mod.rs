@@ -16,6 +16,7 @@ mod errors;
 mod interpret;
 pub mod keys;
 mod lex;
+pub mod sites;
 #[cfg(test)]
 mod test_support;
 mod values;
