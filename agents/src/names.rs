@@ -62,6 +62,13 @@ pub fn georep_lag_attr(volume: &str) -> String {
     format!("georep-{volume}-lag")
 }
 
+/// Node attribute `site failback commit` sets on the promoted node while it hands the pair
+/// back (seconds since the epoch): the volume is read-only on purpose while the last writes
+/// sync, so the promoted monitor must not call that a failure.
+pub fn georep_handover_attr(volume: &str) -> String {
+    format!("georep-{volume}-handover")
+}
+
 /// Node attribute with the outgoing session's checkpoint (`completed`, `pending`, `none`).
 pub fn georep_checkpoint_attr(volume: &str) -> String {
     format!("georep-{volume}-checkpoint")

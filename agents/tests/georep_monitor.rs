@@ -14,10 +14,11 @@ use ganesha_agents::georep_monitor::role::{Role, State};
 use ganesha_agents::georep_monitor::score::Promotion;
 use ganesha_agents::georep_monitor::{demote, monitor, promote, start, stop, Tools};
 use ganesha_agents::names::{
-    georep_checkpoint_attr, georep_lag_attr, georep_status_attr, LAST_SYNCED, REPL_STATE,
+    georep_checkpoint_attr, georep_handover_attr, georep_lag_attr, georep_status_attr, LAST_SYNCED,
+    REPL_STATE,
 };
 use georep::{Error, Gluster, Output, Runner, Secondary};
-use ocf::attrs::{AttrCall, RecordingAttributes};
+use ocf::attrs::{AttrCall, NodeAttributes, RecordingAttributes};
 use ocf::{Deadline, ExitCode, OcfError};
 
 fn fixture(name: &str) -> String {
@@ -509,6 +510,24 @@ fn promoted_but_read_only_is_failed_promoted() {
     assert_eq!(rig.monitor().unwrap(), ExitCode::FailedPromoted);
     rig.set_role(Role::Unpromoted);
     assert_eq!(rig.monitor().unwrap(), ExitCode::Success);
+}
+
+#[test]
+fn read_only_while_handing_over_is_still_promoted_and_demote_ends_the_handover() {
+    let rig = Rig::new(volume("volget-read-only-on.xml", None));
+    rig.set_role(Role::Promoted);
+    rig.attrs
+        .update(
+            &georep_handover_attr("pvol"),
+            "1796231906",
+            Deadline::after(Duration::from_secs(1)),
+        )
+        .unwrap();
+    assert_eq!(rig.monitor().unwrap(), ExitCode::RunningPromoted);
+    demote(&rig.cfg, &rig.state_file(), &rig.tools()).unwrap();
+    assert_eq!(rig.attrs.value(&georep_handover_attr("pvol")), None);
+    rig.set_role(Role::Promoted);
+    assert_eq!(rig.monitor().unwrap(), ExitCode::FailedPromoted);
 }
 
 #[test]

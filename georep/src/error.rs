@@ -62,12 +62,7 @@ impl Error {
     /// transaction is in progress", "Locking failed on ..."): the same command succeeds
     /// when retried a moment later. Several clone instances acting at once hit this.
     pub fn is_busy(&self) -> bool {
-        self.gluster_message().is_some_and(|m| {
-            m.contains("Another transaction is in progress")
-                || m.contains("Locking failed")
-                || m.contains("locking failed")
-                || m.contains("Unable to acquire lock")
-        })
+        self.gluster_message().is_some_and(is_busy_message)
     }
 
     /// gluster answered (opRet ≠ 0) that the volume does not exist.
@@ -82,4 +77,13 @@ impl Error {
     pub fn is_no_answer(&self) -> bool {
         matches!(self, Error::Run(_) | Error::Gluster { op_ret: None, .. })
     }
+}
+
+/// Whether gluster's text (its message, or a raw reply) says another transaction holds the
+/// cluster lock: the same command succeeds when retried a moment later.
+pub fn is_busy_message(text: &str) -> bool {
+    text.contains("Another transaction is in progress")
+        || text.contains("Locking failed")
+        || text.contains("locking failed")
+        || text.contains("Unable to acquire lock")
 }

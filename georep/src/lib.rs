@@ -16,6 +16,6 @@ pub mod rollup;
 pub mod xml;
 
 pub use driver::{CommandRunner, CreateOptions, Gluster, Outcome, Output, RsyncPolicy, Runner};
-pub use error::Error;
+pub use error::{is_busy_message, Error};
 pub use model::{CrawlStatus, Secondary, Session, SessionDetail, SessionStatus, WorkerStatus};
 pub use options::{ConfigError, Setting};

@@ -688,6 +688,34 @@ fn failback_status_reads_the_reverse_checkpoint() {
     );
 }
 
+#[test]
+fn a_busy_gluster_is_asked_again_within_the_deadline() {
+    let spec = spec();
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let script = owner_script();
+    let busy = Output::fail(
+        2,
+        "Another transaction is in progress for data. Please try again after some time.",
+    );
+    script.sequence(
+        None,
+        &format!("{REVERSE} status detail"),
+        &[
+            busy.clone(),
+            busy,
+            session("data", "east-n1::data", Some("Active"), "done"),
+        ],
+    );
+    let s = site(&spec, &script, &deadline)
+        .failback_status("data")
+        .unwrap();
+    assert_eq!(s.state, "Sync completed");
+    assert_eq!(
+        script.calls_with(&format!("{REVERSE} status detail")).len(),
+        3
+    );
+}
+
 /// The commit's script from the start: owner here, reverse sync complete.
 fn commit_script() -> Script {
     let s = Script::new();
@@ -775,6 +803,7 @@ fn failback_commit_moves_the_ticket_back_after_the_marker_syncs() {
     assert_eq!(
         changes,
         [
+            "here: attrd_updater -n georep-data-handover -U 1796227200 -N n1",
             "here: gluster --mode=script volume set data features.read-only on",
             "here: gluster --mode=script volume geo-replication data east-n1::data config checkpoint now --xml",
             "here: mktemp -d /run/ganesha-ha-marker.XXXXXX",
@@ -1005,4 +1034,46 @@ fn status_reports_drift_between_the_ticket_and_what_runs() {
     let s = site(&spec, &script, &deadline).status("data").unwrap();
     assert!(s.drift.is_empty(), "{:?}", s.drift);
     assert_eq!(s.repl_state.as_deref(), Some("ACTIVE"));
+}
+
+#[test]
+fn setup_upgrades_an_old_schema_like_pcs() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = CONF.to_owned()
+        + &format!(
+            "BOOTH_CONF={0}/booth/booth.conf\nBOOTH_KEY={0}/booth/authkey\n",
+            dir.path().display()
+        );
+    let spec = sites::parse(&conf, Path::new(FILE)).unwrap();
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let given = dir.path().join("key");
+    std::fs::write(&given, b"0123456789abcdef").unwrap();
+    let old = Cib::default().to_xml();
+    assert!(old.contains("pacemaker-3.0"), "{old}");
+    let new = old.replace("pacemaker-3.0", "pacemaker-3.9");
+    let script = Script::new();
+    script.sequence(
+        None,
+        "cibadmin --query",
+        &[Output::ok(&old), Output::ok(&new)],
+    );
+    let report = ganesha_ha::site::setup::setup(&spec, Some(&given), &script, &deadline).unwrap();
+    assert_eq!(script.calls_with("cibadmin --upgrade --force").len(), 1);
+    assert!(
+        report
+            .lines
+            .iter()
+            .any(|l| l.contains("from pacemaker-3.0 to pacemaker-3.9")),
+        "{:?}",
+        report.lines
+    );
+    // A Pacemaker whose newest schema is still too old: refused, nothing replaced.
+    let stuck = Script::new();
+    stuck.on("cibadmin --query", Output::ok(&old));
+    let e = ganesha_ha::site::setup::setup(&spec, Some(&given), &stuck, &deadline).unwrap_err();
+    assert!(
+        e.to_string().contains("too old for promotable roles"),
+        "{e}"
+    );
+    assert!(stuck.calls_with("--replace").is_empty());
 }

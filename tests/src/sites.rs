@@ -92,7 +92,7 @@ impl DrSites {
              SITE_ADDR_b={b}\n\
              SITE_ARBITRATOR={arb}\n\
              SITE_LOCAL_HOST={local}\n\
-             OTHER_SITE_NODE={remote}\n\
+             OTHER_SITE_NODE={remote_node}\n\
              OTHER_SITE_TRANSPORT=lab:{state}\n\
              PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300\"\n",
             here = site.as_str(),
@@ -101,6 +101,7 @@ impl DrSites {
             arb = self.sites.arbitrator_addr(),
             local = self.sites.booth_addr(site),
             remote = self.sites.booth_addr(other),
+            remote_node = self.node(other).name(),
             state = other_state.display(),
         )
     }
@@ -223,9 +224,7 @@ impl DrSites {
                 .timeout(Duration::from_secs(30))
                 .try_run()
                 .map_or_else(|e| e, |r| r.to_string());
-            out.push_str(&format!(
-                "--- site {site:?}\n{status}\n{mon}\n"
-            ));
+            out.push_str(&format!("--- site {site:?}\n{status}\n{mon}\n"));
         }
         out
     }

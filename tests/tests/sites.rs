@@ -44,8 +44,10 @@ fn roles(dr: &DrSites) -> (bool, Option<bool>, bool, Option<bool>) {
 fn planned_failover_and_failback_keep_every_file_at_both_sites() {
     let dr = DrSites::up(false);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut write = |dr: &DrSites, site: Site, name: &str, files: &mut Vec<(String, Vec<u8>)>| {
-        let content = format!("{name} written at {site:?}\n").repeat(64).into_bytes();
+    let write = |dr: &DrSites, site: Site, name: &str, files: &mut Vec<(String, Vec<u8>)>| {
+        let content = format!("{name} written at {site:?}\n")
+            .repeat(64)
+            .into_bytes();
         dr.write(site, name, &content)
             .unwrap_or_else(|e| panic!("write {name} at {site:?}: {e}\n{}", dr.context()));
         files.push((name.to_owned(), content));
@@ -54,7 +56,10 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
     // Replication a → b; b holds a read-only copy.
     write(&dr, Site::A, "a1.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
-    assert!(dr.write(Site::B, "refused.txt", b"no").is_err(), "b is read-only");
+    assert!(
+        dr.write(Site::B, "refused.txt", b"no").is_err(),
+        "b is read-only"
+    );
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
         repl_state(&dr, Site::B) == "ACTIVE"
     });
@@ -66,7 +71,10 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
         .expect_success();
     let failover = t.elapsed();
     assert_eq!(roles(&dr), (false, Some(true), true, Some(false)));
-    assert!(dr.write(Site::A, "refused.txt", b"no").is_err(), "a is read-only");
+    assert!(
+        dr.write(Site::A, "refused.txt", b"no").is_err(),
+        "a is read-only"
+    );
     write(&dr, Site::B, "b1.txt", &mut files);
     dr.step(&format!("failover to b in {failover:.1?}"));
 
@@ -78,10 +86,14 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
     write(&dr, Site::B, "b2.txt", &mut files);
     dr.wait_synced(Site::B, Site::A, &files);
     dr.step(&format!("failback start in {start:.1?}, b's files at a"));
-    dr.wait_until("failback status: Sync completed", Duration::from_secs(120), || {
-        let status = dr.ganesha_ha(Site::B, &["site", "failback", "status", DATA_VOLUME]);
-        status.stdout().contains("Sync completed")
-    });
+    dr.wait_until(
+        "failback status: Sync completed",
+        Duration::from_secs(120),
+        || {
+            let status = dr.ganesha_ha(Site::B, &["site", "failback", "status", DATA_VOLUME]);
+            status.stdout().contains("Sync completed")
+        },
+    );
 
     // Commit: a owns the writes again.
     let t = Instant::now();
@@ -89,7 +101,10 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
         .expect_success();
     let commit = t.elapsed();
     assert_eq!(roles(&dr), (true, Some(false), false, Some(true)));
-    assert!(dr.write(Site::B, "refused.txt", b"no").is_err(), "b is read-only");
+    assert!(
+        dr.write(Site::B, "refused.txt", b"no").is_err(),
+        "b is read-only"
+    );
     dr.step(&format!("failback commit in {commit:.1?}"));
     write(&dr, Site::A, "a2.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);

@@ -24,7 +24,7 @@ use georep::{Gluster, Runner, Session, SessionStatus};
 use ocf::attrs::{AttrdUpdater, NodeAttributes};
 use ocf::{Action, ActionSpec, Agent, Context, ExitCode, Metadata, OcfError};
 
-use crate::names::GEOREP_AGENT;
+use crate::names::{georep_handover_attr, GEOREP_AGENT};
 use gluster::{gluster_for, retried, Retry};
 use params::{Config, PARAMS};
 use publish::{
@@ -198,6 +198,12 @@ pub fn demote<R: Runner>(cfg: &Config, state_file: &Path, t: &Tools<R>) -> Resul
     stop_session(cfg, t)?;
     let mut state = State::load(state_file)?.unwrap_or_else(|| State::new(Role::Unpromoted));
     state.role = Role::Unpromoted;
+    if let Err(e) = t
+        .attrs
+        .delete(&georep_handover_attr(&cfg.volume), t.retry.deadline)
+    {
+        tracing::warn!("could not remove the handover attribute: {e}");
+    }
     if let Err(e) = withdraw_attributes(
         t.attrs,
         t.lag_attrs,
@@ -278,6 +284,14 @@ pub fn monitor<R: Runner>(
             }
             ExitCode::Success
         }
+        (Role::Promoted, true) if handing_over(cfg, t) => {
+            tracing::info!(
+                "{} is read-only while the pair is handed back (failback commit)",
+                cfg.volume
+            );
+            publish(cfg, t, &mut state);
+            ExitCode::RunningPromoted
+        }
         (Role::Promoted, true) => {
             tracing::error!("promoted, but {} is read-only", cfg.volume);
             ExitCode::FailedPromoted
@@ -291,6 +305,17 @@ pub fn monitor<R: Runner>(
         state.save(state_file)?;
     }
     Ok(code)
+}
+
+/// Whether `site failback commit` is handing the pair back from this node (its
+/// [`georep_handover_attr`] set): read-only while promoted is then on purpose. An attribute
+/// store that does not answer means no.
+fn handing_over<R: Runner>(cfg: &Config, t: &Tools<R>) -> bool {
+    t.attrs
+        .query(&georep_handover_attr(&cfg.volume), t.retry.deadline)
+        .ok()
+        .flatten()
+        .is_some_and(|v| !v.is_empty())
 }
 
 /// The promoted monitor's work on the session: kept running, its state published. Nothing

@@ -19,6 +19,7 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::georep_handover_attr;
 use georep::{CreateOptions, Gluster, Secondary, Session};
 use ocf::Deadline;
 use quick_xml::events::Event;
@@ -58,12 +59,29 @@ struct Via<'a> {
     deadline: &'a Deadline,
 }
 
+/// How long to wait before asking gluster again when another transaction holds its lock.
+const BUSY_PAUSE: Duration = Duration::from_secs(1);
+
 impl georep::Runner for Via<'_> {
     fn run(&self, argv: &[String], timeout: Duration) -> Result<georep::Output, georep::Error> {
-        match self
+        let mut answer = self
             .runner
-            .run(&self.at, argv, self.deadline.bound(timeout))
-        {
+            .run(&self.at, argv, self.deadline.bound(timeout));
+        // A georep_monitor instance or glusterd's own hook may hold the cluster lock for a
+        // moment: ask again while the deadline leaves room for one more call.
+        while let Ok(o) = &answer {
+            let busy = o.code != 0
+                && (georep::is_busy_message(&o.stdout) || georep::is_busy_message(&o.stderr));
+            if !busy || self.deadline.remaining() < BUSY_PAUSE + timeout.min(Duration::from_secs(5))
+            {
+                break;
+            }
+            std::thread::sleep(BUSY_PAUSE);
+            answer = self
+                .runner
+                .run(&self.at, argv, self.deadline.bound(timeout));
+        }
+        match answer {
             Ok(o) => Ok(georep::Output {
                 code: o.code,
                 stdout: o.stdout,
@@ -757,7 +775,7 @@ impl<'a> Site<'a> {
         let here = self.spec.here();
         let other = self.spec.other();
         let other_addr = other.addr.to_string();
-        let (granted, _) = self.cluster_view(&At::Here, pair)?;
+        let (granted, roles) = self.cluster_view(&At::Here, pair)?;
         let synced = self.synced_file(pair);
         if granted {
             let g = self.gluster_here();
@@ -769,6 +787,24 @@ impl<'a> Site<'a> {
                      wait until `ganesha-ha site failback status {volume}` says Sync completed",
                     status.state, status.session, status.entry_pending, status.data_pending, status.meta_pending
                 )));
+            }
+            // The promoted instance must not take the read-only volume for a failure
+            // (it would be demoted and promoted again, writable): tell it first.
+            let handover = georep_handover_attr(&pair.volume);
+            let since = (self.now)().to_string();
+            for r in roles.iter().filter(|r| r.role == "Promoted") {
+                self.check(
+                    &[
+                        "attrd_updater",
+                        "-n",
+                        &handover,
+                        "-U",
+                        &since,
+                        "-N",
+                        &r.node,
+                    ],
+                    CALL,
+                )?;
             }
             if !self.read_only(&pair.volume)? {
                 self.set_option(&pair.volume, "features.read-only", "on")?;

@@ -167,22 +167,39 @@ pub fn merge_cib(
     deadline: &Deadline,
     report: &mut SetupReport,
 ) -> Result<(), CliError> {
-    let xml = run_here(runner, &["cibadmin", "--query"], deadline)
+    let mut xml = run_here(runner, &["cibadmin", "--query"], deadline)
         .map_err(|e| e.context("reading the live CIB"))?;
-    let live =
-        Cib::from_xml(&xml).map_err(|e| CliError::from(e).context("reading the live CIB"))?;
     match schema_version(&xml) {
         Some(v) if v >= ROLE_SCHEMA => {}
-        found => {
-            return Err(CliError::Refused(format!(
-                "the live CIB validates with {}; the Promoted/Unpromoted roles need pacemaker-{}.{} or later: \
-                 run `cibadmin --upgrade --force` first",
-                found.map_or("an unknown schema".into(), |(a, b)| format!("pacemaker-{a}.{b}")),
-                ROLE_SCHEMA.0,
-                ROLE_SCHEMA.1
-            )))
+        Some((major, minor)) => {
+            // The Promoted/Unpromoted roles need a newer schema; like pcs, upgrade the CIB
+            // to the newest schema this Pacemaker knows (it keeps every element).
+            run_here(runner, &["cibadmin", "--upgrade", "--force"], deadline)
+                .map_err(|e| e.context("upgrading the CIB's schema"))?;
+            xml = run_here(runner, &["cibadmin", "--query"], deadline)
+                .map_err(|e| e.context("reading the live CIB"))?;
+            let now = schema_version(&xml)
+                .filter(|v| *v >= ROLE_SCHEMA)
+                .ok_or_else(|| {
+                    CliError::Refused(format!(
+                        "the CIB still validates with an older schema than pacemaker-{}.{} after                          `cibadmin --upgrade --force`: this Pacemaker is too old for promotable roles",
+                        ROLE_SCHEMA.0, ROLE_SCHEMA.1
+                    ))
+                })?;
+            report.lines.push(format!(
+                "upgraded the CIB's schema from pacemaker-{major}.{minor} to pacemaker-{}.{}                  (the Promoted/Unpromoted roles need pacemaker-{}.{})",
+                now.0, now.1, ROLE_SCHEMA.0, ROLE_SCHEMA.1
+            ));
+        }
+        None => {
+            return Err(CliError::Refused(
+                "the live CIB names no pacemaker-X.Y schema (validate-with): cannot tell whether                  it takes Promoted/Unpromoted roles"
+                    .into(),
+            ))
         }
     }
+    let live =
+        Cib::from_xml(&xml).map_err(|e| CliError::from(e).context("reading the live CIB"))?;
     let desired = site_cib(spec);
     let merged = merge(&live, &desired);
     if merged.resources != live.resources {
