@@ -468,6 +468,7 @@ fn owner_script() -> Script {
         &format!("{ORIGINAL} status detail"),
         session("data", "west-n1::data", Some("Stopped"), "none"),
     );
+    s.on("mktemp", Output::ok("/run/ganesha-ha-marker.abc\n"));
     s
 }
 
@@ -523,6 +524,12 @@ fn failback_start_builds_the_reverse_session_and_resumes() {
             "here: gluster --mode=script volume geo-replication data east-n1::data config gfid-conflict-resolution false --xml",
             "here: gluster --mode=script volume geo-replication data east-n1::data start --xml",
             "here: gluster --mode=script volume geo-replication data east-n1::data config checkpoint now --xml",
+            "here: mktemp -d /run/ganesha-ha-marker.XXXXXX",
+            "here: glusterfs --client-pid=-1 --volfile-server=west-n1 --volfile-id=data /run/ganesha-ha-marker.abc",
+            "here: mountpoint -q /run/ganesha-ha-marker.abc",
+            "here: touch /run/ganesha-ha-marker.abc/.ganesha-ha-failback-1796227200",
+            "here: umount /run/ganesha-ha-marker.abc",
+            "here: rmdir /run/ganesha-ha-marker.abc",
         ]
     );
 
@@ -1076,4 +1083,22 @@ fn setup_upgrades_an_old_schema_like_pcs() {
         "{e}"
     );
     assert!(stuck.calls_with("--replace").is_empty());
+}
+
+#[test]
+fn the_marker_is_never_written_outside_its_own_mount() {
+    let spec = spec();
+    let deadline = Deadline::after(Duration::from_secs(10));
+    let script = commit_script();
+    script.on("mktemp", Output::ok("\n"));
+    let e = site(&spec, &script, &deadline)
+        .failback_commit("data")
+        .unwrap_err();
+    assert!(e.to_string().contains("not a directory under /run"), "{e}");
+    assert!(
+        script.calls_with("touch").is_empty(),
+        "{:?}",
+        script.calls()
+    );
+    assert!(script.calls_with("glusterfs --client-pid").is_empty());
 }

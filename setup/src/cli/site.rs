@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use serde_json::json;
@@ -119,7 +119,16 @@ fn print_done(done: &Done, json: bool) {
 fn execute(args: Args, budget: &Budget) -> Result<u8, CliError> {
     let json = args.json;
     let quiet = |_: &str| {};
-    let report: &dyn Fn(&str) = if json { &quiet } else { &progress };
+    // Each step with the time since the command began: a phase's slow step (the checkpoint
+    // wait, the ticket's move) shows itself.
+    let started = Instant::now();
+    let timed = |line: &str| {
+        progress(&format!(
+            "[{:>5.1}s] {line}",
+            started.elapsed().as_secs_f64()
+        ))
+    };
+    let report: &dyn Fn(&str) = if json { &quiet } else { &timed };
     if let SiteCommand::Setup {
         dry_run,
         output,

@@ -682,7 +682,13 @@ impl<'a> Site<'a> {
             .is_some_and(|s| s.details.iter().any(|d| d.checkpoint_time.is_some()));
         if !has_checkpoint {
             g.checkpoint_set(&pair.volume, &reverse)?;
-            self.step(&mut done, "checkpoint set".into());
+            // A checkpoint completes only once a change made after it has synced: on an
+            // idle volume "Sync completed" would never come without this marker.
+            let marker = self.write_marker(pair)?;
+            self.step(
+                &mut done,
+                format!("checkpoint set, marker {marker} written"),
+            );
         }
         Ok(done)
     }
@@ -730,6 +736,13 @@ impl<'a> Site<'a> {
     fn write_marker(&self, pair: &Pair) -> Result<String, CliError> {
         let dir = self.check(&["mktemp", "-d", "/run/ganesha-ha-marker.XXXXXX"], CALL)?;
         let dir = dir.trim().to_owned();
+        // The marker's path is built on this answer: anything but a fresh directory under
+        // /run would write the marker somewhere else.
+        if !dir.starts_with("/run/ganesha-ha-marker.") || dir.contains("..") {
+            return Err(CliError::Cluster(format!(
+                "mktemp -d gave {dir:?}, not a directory under /run for the marker mount"
+            )));
+        }
         let server = format!("--volfile-server={}", self.spec.local_host());
         let id = format!("--volfile-id={}", pair.volume);
         let mounted = self.check(&["glusterfs", "--client-pid=-1", &server, &id, &dir], CALL);
