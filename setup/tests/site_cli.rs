@@ -417,9 +417,30 @@ fn failover_of_a_fresh_copy_revokes_there_then_grants_here_and_reruns_finish() {
         "features.read-only",
         volume_get("features.read-only", "off"),
     );
+    // The old owner demotes a moment after the revoke: the grant waits for it.
+    script.sequence(
+        Some(there()),
+        "crm_mon",
+        &[crm_mon(false, "Promoted"), crm_mon(false, "Unpromoted")],
+    );
+    script.on_at(
+        there(),
+        "features.read-only",
+        volume_get("features.read-only", "on"),
+    );
     let done = site(&spec, &script, &deadline)
         .failover("data", false)
         .unwrap();
+    let calls = script.calls();
+    let demoted = calls
+        .iter()
+        .rposition(|c| c.starts_with("east-n1: ") && c.contains("features.read-only"))
+        .unwrap();
+    let grant = calls
+        .iter()
+        .position(|c| c.contains("booth grant"))
+        .unwrap();
+    assert!(demoted < grant, "{calls:?}");
     assert!(done.warnings.is_empty());
     assert_eq!(
         script.calls_with("here: booth "),

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use ganesha_lab::{Node, Site, Sites, SitesOptions, DATA_TICKET, DATA_VOLUME};
+use ganesha_lab::{BoothTicket, Node, Site, Sites, SitesOptions, DATA_TICKET, DATA_VOLUME};
 use ganesha_testkit::Ran;
 
 use crate::bins::bin_dir;
@@ -81,6 +81,8 @@ impl DrSites {
     pub fn conf(&self, site: Site) -> String {
         let other = site.other();
         let mode = if self.auto { "auto" } else { "manual" };
+        // The lab's timers (its arbitrator runs with them): a ticket lost in about 25 s.
+        let t = BoothTicket::new(DATA_TICKET);
         let other_state = self
             .sites
             .lab(other)
@@ -94,7 +96,13 @@ impl DrSites {
              SITE_LOCAL_HOST={local}\n\
              OTHER_SITE_NODE={remote_node}\n\
              OTHER_SITE_TRANSPORT=lab:{state}\n\
-             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300\"\n",
+             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300 \
+             expire={expire} renewal_freq={renew} acquire_after={acquire} timeout={timeout} retries={retries}\"\n",
+            expire = t.expire,
+            renew = t.renewal_freq,
+            acquire = t.acquire_after,
+            timeout = t.timeout,
+            retries = t.retries,
             here = site.as_str(),
             a = self.sites.booth_addr(Site::A),
             b = self.sites.booth_addr(Site::B),

@@ -512,7 +512,18 @@ impl<'a> Site<'a> {
                 let argv = self.booth("revoke", Some(&other_addr), false, &ticket);
                 match self.run_booth(&argv) {
                     Ok(o) if o.code == 0 => {
-                        self.step(&mut done, format!("revoked {ticket} at {}", other.name))
+                        self.step(&mut done, format!("revoked {ticket} at {}", other.name));
+                        // Granted here only once the old owner is read-only: else both
+                        // copies take writes for the moment its demote lags the revoke.
+                        self.wait_demoted_there(pair)?;
+                        self.step(
+                            &mut done,
+                            format!(
+                                "{} is demoted at {} and read-only",
+                                pair.clone_id(),
+                                other.name
+                            ),
+                        );
                     }
                     Ok(o) => {
                         unreachable = true;
@@ -763,6 +774,34 @@ impl<'a> Site<'a> {
         let _ = self.call(&At::Here, &["rmdir", &dir], CALL);
         let marker = result?;
         Ok(marker.rsplit('/').next().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until the clone is Promoted on no node of the other site and its copy of the
+    /// pair is read-only there.
+    fn wait_demoted_there(&self, pair: &Pair) -> Result<(), CliError> {
+        let there = At::There(self.spec.other_node(pair));
+        let other = self.spec.other().name.clone();
+        self.wait(
+            &format!("{} to be demoted at {other}", pair.clone_id()),
+            || {
+                let (_, roles) = self.cluster_view(&there, pair)?;
+                if roles.iter().any(|r| r.role == "Promoted") {
+                    return Ok(Some(format!("{} is still Promoted", pair.clone_id())));
+                }
+                let option = "features.read-only";
+                let argv = [
+                    "gluster",
+                    "--mode=script",
+                    "volume",
+                    "get",
+                    &pair.remote_volume,
+                    option,
+                ];
+                let out = self.call(&there, &argv, CALL)?;
+                let ro = option_value(&out.stdout, option).is_some_and(|v| is_on(&v));
+                Ok((!ro).then(|| format!("{} is still writable", pair.remote_volume)))
+            },
+        )
     }
 
     /// Waits until the clone is Promoted on no node here and the volume read-only.
