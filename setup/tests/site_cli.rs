@@ -725,12 +725,17 @@ fn a_busy_gluster_is_asked_again_within_the_deadline() {
         2,
         "Another transaction is in progress for data. Please try again after some time.",
     );
+    // The --xml form: exit 0, opRet -1.
+    let busy_xml = Output::ok(
+        "<cliOutput><opRet>-1</opRet><opErrno>30802</opErrno><opErrstr>Another transaction is in \
+         progress for data. Please try again after some time.</opErrstr></cliOutput>",
+    );
     script.sequence(
         None,
         &format!("{REVERSE} status detail"),
         &[
-            busy.clone(),
             busy,
+            busy_xml,
             session("data", "east-n1::data", Some("Active"), "done"),
         ],
     );

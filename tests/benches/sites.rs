@@ -13,12 +13,11 @@
 //! `SITES_BENCH_RUNS` (default 2) sets the number of runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ganesha_e2e::lab::{in_node, is_root};
-use ganesha_e2e::sites::DrSites;
+use ganesha_e2e::sites::{DrSites, Prober};
 use ganesha_lab::{Site, DATA_TICKET, DATA_VOLUME};
 
 /// Manual steps each phase replaces: failover = read-only off, indexing on, changelog on;
@@ -67,54 +66,6 @@ struct Figures {
     commit_cmd: Duration,
     commit_gap: Duration,
     commit_checkpoint: Duration,
-}
-
-/// Writes at both sites every 150 ms while a command runs; each write's outcome and time.
-struct Prober<'a> {
-    dr: &'a DrSites,
-    stop: AtomicBool,
-    seen: Mutex<Vec<(Instant, Site, bool)>>,
-}
-
-impl<'a> Prober<'a> {
-    fn new(dr: &'a DrSites) -> Prober<'a> {
-        Prober {
-            dr,
-            stop: AtomicBool::new(false),
-            seen: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn run(&self) {
-        let mut n = 0u64;
-        while !self.stop.load(Ordering::Relaxed) {
-            for site in Site::ALL {
-                n += 1;
-                let ok = self
-                    .dr
-                    .write(site, &format!("probe-{}-{n}", site.as_str()), b"probe\n")
-                    .is_ok();
-                self.seen.lock().unwrap().push((Instant::now(), site, ok));
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    /// From the first refused write at `old` to the first accepted one at `new` after it.
-    fn gap(&self, old: Site, new: Site) -> Duration {
-        let seen = self.seen.lock().unwrap();
-        let refused = seen
-            .iter()
-            .find(|(_, s, ok)| *s == old && !ok)
-            .map(|(t, ..)| *t)
-            .expect("the old owner never refused a write");
-        let accepted = seen
-            .iter()
-            .find(|(t, s, ok)| *s == new && *ok && *t > refused)
-            .map(|(t, ..)| *t)
-            .expect("the new owner never accepted a write");
-        accepted - refused
-    }
 }
 
 /// Runs `args` at `site` while the prober writes; returns the command's time, stdout, and

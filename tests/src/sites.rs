@@ -4,6 +4,8 @@
 //! `data` → `b`'s `data` created and started at `a`, and the ticket granted to `a`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ganesha_lab::{BoothTicket, Node, Site, Sites, SitesOptions, DATA_TICKET, DATA_VOLUME};
@@ -240,5 +242,72 @@ impl DrSites {
     /// Prints a step with the time since `up` began.
     pub fn step(&self, what: &str) {
         eprintln!("[{:>6.1}s] {what}", self.started.elapsed().as_secs_f64());
+    }
+}
+
+/// Writes at both sites every 150 ms while a command runs; each write's outcome and time.
+pub struct Prober<'a> {
+    dr: &'a DrSites,
+    pub stop: AtomicBool,
+    seen: Mutex<Vec<(Instant, Site, bool)>>,
+}
+
+impl<'a> Prober<'a> {
+    pub fn new(dr: &'a DrSites) -> Prober<'a> {
+        Prober {
+            dr,
+            stop: AtomicBool::new(false),
+            seen: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn run(&self) {
+        let mut n = 0u64;
+        while !self.stop.load(Ordering::Relaxed) {
+            for site in Site::ALL {
+                n += 1;
+                let ok = self
+                    .dr
+                    .write(site, &format!("probe-{}-{n}", site.as_str()), b"probe\n")
+                    .is_ok();
+                self.seen.lock().unwrap_or_else(|e| e.into_inner()).push((
+                    Instant::now(),
+                    site,
+                    ok,
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// From the first refused write at `old` to the first accepted one at `new` after it.
+    pub fn gap(&self, old: Site, new: Site) -> Duration {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = seen
+            .iter()
+            .find(|(_, s, ok)| *s == old && !ok)
+            .map(|(t, ..)| *t)
+            .unwrap_or_else(|| panic!("the old owner never refused a write"));
+        let accepted = seen
+            .iter()
+            .find(|(t, s, ok)| *s == new && *ok && *t > refused)
+            .map(|(t, ..)| *t)
+            .unwrap_or_else(|| panic!("the new owner never accepted a write"));
+        accepted - refused
+    }
+
+    /// Whether `old` accepted a write after `new` had accepted one: both copies writable at
+    /// once.
+    pub fn overlap(&self, old: Site, new: Site) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(first_new) = seen
+            .iter()
+            .find(|(_, s, ok)| *s == new && *ok)
+            .map(|(t, ..)| *t)
+        else {
+            return false;
+        };
+        seen.iter()
+            .any(|(t, s, ok)| *s == old && *ok && *t > first_new)
     }
 }

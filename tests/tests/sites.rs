@@ -6,17 +6,19 @@
 //!   writable and `a` read-only; `failback start` sends `b`'s writes to `a`; `failback
 //!   status` goes to "Sync completed"; `failback commit` gives `a` its writes back, `b` is
 //!   read-only again, the original session runs, and every file written at either site is at
-//!   both, byte for byte;
+//!   both, byte for byte; while the pair moves, a prober writes at both sites and the old
+//!   owner never accepts a write once the new one has;
 //! - boothd killed alone at the owning site (automatic ticket): its cluster restarts it and
 //!   the ticket is never granted at both sites (polled throughout).
 //!
 //! Root only; one pair of sites per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ganesha_e2e::lab::in_node;
-use ganesha_e2e::sites::DrSites;
+use ganesha_e2e::sites::{DrSites, Prober};
 use ganesha_lab::{Site, DATA_TICKET, DATA_VOLUME};
 
 /// `repl_state` as booth holds it at `site` (written there by the owner's monitor).
@@ -38,6 +40,23 @@ fn roles(dr: &DrSites) -> (bool, Option<bool>, bool, Option<bool>) {
         dr.promoted(Site::B),
         dr.read_only(Site::B),
     )
+}
+
+/// Runs `move_pair` while a prober writes at both sites: the pair moves from `old` to `new`,
+/// and `old` never accepts a write once `new` has.
+fn probed(dr: &DrSites, old: Site, new: Site, move_pair: impl FnOnce()) {
+    let prober = Prober::new(dr);
+    std::thread::scope(|s| {
+        s.spawn(|| prober.run());
+        move_pair();
+        std::thread::sleep(Duration::from_millis(800));
+        prober.stop.store(true, Ordering::Relaxed);
+    });
+    assert!(
+        !prober.overlap(old, new),
+        "{old:?} accepted a write after {new:?} did: both copies were writable"
+    );
+    println!("{old:?} → {new:?}: write gap {:.2?}", prober.gap(old, new));
 }
 
 #[test]
@@ -67,8 +86,10 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
 
     // Planned failover to b.
     let t = Instant::now();
-    dr.ganesha_ha(Site::B, &["site", "failover", DATA_VOLUME])
-        .expect_success();
+    probed(&dr, Site::A, Site::B, || {
+        dr.ganesha_ha(Site::B, &["site", "failover", DATA_VOLUME])
+            .expect_success();
+    });
     let failover = t.elapsed();
     assert_eq!(roles(&dr), (false, Some(true), true, Some(false)));
     assert!(
@@ -97,8 +118,10 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
 
     // Commit: a owns the writes again.
     let t = Instant::now();
-    dr.ganesha_ha(Site::B, &["site", "failback", "commit", DATA_VOLUME])
-        .expect_success();
+    probed(&dr, Site::B, Site::A, || {
+        dr.ganesha_ha(Site::B, &["site", "failback", "commit", DATA_VOLUME])
+            .expect_success();
+    });
     let commit = t.elapsed();
     assert_eq!(roles(&dr), (true, Some(false), false, Some(true)));
     assert!(

@@ -70,8 +70,8 @@ impl georep::Runner for Via<'_> {
         // A georep_monitor instance or glusterd's own hook may hold the cluster lock for a
         // moment: ask again while the deadline leaves room for one more call.
         while let Ok(o) = &answer {
-            let busy = o.code != 0
-                && (georep::is_busy_message(&o.stdout) || georep::is_busy_message(&o.stderr));
+            // gluster's --xml replies say it with exit 0 and opRet -1.
+            let busy = georep::is_busy_message(&o.stdout) || georep::is_busy_message(&o.stderr);
             if !busy || self.deadline.remaining() < BUSY_PAUSE + timeout.min(Duration::from_secs(5))
             {
                 break;
