@@ -12,6 +12,7 @@ use ganesha_lab::{BoothTicket, Node, Site, Sites, SitesOptions, DATA_TICKET, DAT
 use ganesha_testkit::Ran;
 
 use crate::bins::bin_dir;
+use crate::ha::LabSlot;
 use crate::lab::{ganesha_ha_in, in_node};
 
 /// Where each site's first node mounts its `data` volume for the tests' readers and writers.
@@ -28,12 +29,15 @@ pub struct DrSites {
     pub sites: Sites,
     pub auto: bool,
     pub started: Instant,
+    /// Two sites are two labs: they hold both of a test binary's lab slots.
+    _slots: (LabSlot, LabSlot),
 }
 
 impl DrSites {
     /// Brings both sites up and configures them; `auto` gives the ticket booth's automatic
     /// failover with the freshness gate (`attr-prereq`), otherwise it is manual.
     pub fn up(auto: bool) -> DrSites {
+        let slots = LabSlot::take_two();
         let started = Instant::now();
         let sites = Sites::up(SitesOptions {
             agents_dir: Some(bin_dir().to_path_buf()),
@@ -46,6 +50,7 @@ impl DrSites {
             sites,
             auto,
             started,
+            _slots: slots,
         };
         dr.step("sites up");
         for site in Site::ALL {
