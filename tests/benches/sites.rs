@@ -16,7 +16,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::lab::{in_node, is_root};
+use ganesha_e2e::lab::is_root;
 use ganesha_e2e::sites::{DrSites, Prober};
 use ganesha_lab::{Site, DATA_TICKET, DATA_VOLUME};
 
@@ -100,15 +100,6 @@ fn step_time(stdout: &str, text: &str) -> Option<Duration> {
     secs.parse::<f64>().ok().map(Duration::from_secs_f64)
 }
 
-fn repl_state(dr: &DrSites, site: Site) -> String {
-    in_node(dr.node(site), "geostore")
-        .args(["get", "-t", DATA_TICKET, "repl_state"])
-        .timeout(Duration::from_secs(20))
-        .try_run()
-        .map(|r| r.stdout().trim().to_owned())
-        .unwrap_or_default()
-}
-
 fn planned_cycle() -> Figures {
     let dr = DrSites::up(false);
     let mut f = Figures::default();
@@ -116,7 +107,7 @@ fn planned_cycle() -> Figures {
     dr.write(Site::A, "before.txt", b"before\n").unwrap();
     dr.wait_synced(Site::A, Site::B, &first);
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
-        repl_state(&dr, Site::B) == "ACTIVE"
+        dr.repl_state(Site::B) == "ACTIVE"
     });
     (f.failover_cmd, _, f.failover_gap) = probed(
         &dr,
@@ -180,7 +171,7 @@ fn unplanned_takeover() -> Duration {
     dr.write(Site::A, "before.txt", b"before\n").unwrap();
     dr.wait_synced(Site::A, Site::B, &first);
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
-        repl_state(&dr, Site::B) == "ACTIVE"
+        dr.repl_state(Site::B) == "ACTIVE"
     });
     dr.sites.power_off(Site::A).unwrap();
     let mut granted = None;

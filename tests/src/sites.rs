@@ -84,12 +84,20 @@ impl DrSites {
         dr
     }
 
-    /// The sites configuration `site` gets.
+    /// The sites configuration `site` gets. The pair carries the lab's booth timers
+    /// ([`BoothTicket::new`]: expire 20 s, renewal 5 s, ...), so that the booth.conf `site
+    /// setup` writes at each site says what the arbitrator's says; without them it writes
+    /// booth's production defaults (a 600 s lease) and an automatic ticket would move only
+    /// after ten minutes.
     pub fn conf(&self, site: Site) -> String {
         let other = site.other();
         let mode = if self.auto { "auto" } else { "manual" };
         // The lab's timers (its arbitrator runs with them): a ticket lost in about 25 s.
         let t = BoothTicket::new(DATA_TICKET);
+        let timers = format!(
+            "expire={} timeout={} retries={} renewal_freq={} acquire_after={}",
+            t.expire, t.timeout, t.retries, t.renewal_freq, t.acquire_after
+        );
         let other_state = self
             .sites
             .lab(other)
@@ -103,13 +111,7 @@ impl DrSites {
              SITE_LOCAL_HOST={local}\n\
              OTHER_SITE_NODE={remote_node}\n\
              OTHER_SITE_TRANSPORT=lab:{state}\n\
-             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300 \
-             expire={expire} renewal_freq={renew} acquire_after={acquire} timeout={timeout} retries={retries}\"\n",
-            expire = t.expire,
-            renew = t.renewal_freq,
-            acquire = t.acquire_after,
-            timeout = t.timeout,
-            retries = t.retries,
+             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300 {timers}\"\n",
             here = site.as_str(),
             a = self.sites.booth_addr(Site::A),
             b = self.sites.booth_addr(Site::B),
@@ -244,6 +246,76 @@ impl DrSites {
         out
     }
 
+    /// `repl_state` as booth holds it at `site` (`geostore get` there; written by the
+    /// owner's monitor at the other site); empty when booth does not answer or it is not set.
+    pub fn repl_state(&self, site: Site) -> String {
+        in_node(self.node(site), "geostore")
+            .args(["get", "-t", DATA_TICKET, "repl_state"])
+            .timeout(Duration::from_secs(20))
+            .try_run()
+            .ok()
+            .filter(Ran::success)
+            .map(|r| r.stdout().trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Writes numbered files `<prefix><n>.txt` at `site` one after another (each `dd
+    /// conv=fsync`, so an exit 0 is an acknowledged write) until `stop` is set, pushing each
+    /// acknowledged file to `acked`; a refused write is retried after a pause. Run it on a
+    /// scoped thread beside the test.
+    pub fn write_until(
+        &self,
+        site: Site,
+        prefix: &str,
+        stop: &AtomicBool,
+        acked: &Mutex<Vec<(String, Vec<u8>)>>,
+    ) {
+        let mut n = 0u32;
+        while !stop.load(Ordering::SeqCst) {
+            let name = format!("{prefix}{n:04}.txt");
+            let content = format!("{name} written at {site:?}\n")
+                .repeat(16)
+                .into_bytes();
+            if self.write(site, &name, &content).is_ok() {
+                if let Ok(mut files) = acked.lock() {
+                    files.push((name, content));
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(200));
+            } else {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+
+    /// Polls both sites' `crm_ticket --info` (~every 300 ms) until `stop` is set; a site
+    /// whose CIB does not answer (powered off) counts as no answer, never as granted.
+    pub fn watch_ticket(&self, stop: &AtomicBool) -> TicketWatch {
+        let mut watch = TicketWatch::default();
+        while !stop.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            let mut granted = [false; 2];
+            for (i, site) in Site::ALL.into_iter().enumerate() {
+                if let Ok(g) = self.sites.ticket_granted(site, DATA_TICKET) {
+                    watch.answered[i] += 1;
+                    granted[i] = g;
+                    if g {
+                        watch.granted[i] += 1;
+                        watch.first_granted[i].get_or_insert(now);
+                    } else if watch.granted[i] > 0 {
+                        watch.first_revoked[i].get_or_insert(now);
+                    }
+                }
+            }
+            watch.polls += 1;
+            if granted == [true, true] {
+                watch.both.push(now);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        watch
+    }
+
     /// Prints a step with the time since `up` began.
     pub fn step(&self, what: &str) {
         eprintln!("[{:>6.1}s] {what}", self.started.elapsed().as_secs_f64());
@@ -315,4 +387,30 @@ impl<'a> Prober<'a> {
         seen.iter()
             .any(|(t, s, ok)| *s == old && *ok && *t > first_new)
     }
+}
+/// Sets its flag when dropped: a scoped thread polling until the flag is set then ends
+/// even when the test body panics (the scope would otherwise wait for it for ever).
+pub struct StopOnDrop<'a>(pub &'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+/// What [`DrSites::watch_ticket`] saw; index 0 is site `a`, 1 is `b`.
+#[derive(Debug, Default)]
+pub struct TicketWatch {
+    /// Rounds of polling.
+    pub polls: usize,
+    /// Rounds in which each site's CIB answered.
+    pub answered: [usize; 2],
+    /// Rounds in which each site had the ticket granted.
+    pub granted: [usize; 2],
+    /// When each site was first seen granted.
+    pub first_granted: [Option<Instant>; 2],
+    /// When each site, once seen granted, was first seen revoked.
+    pub first_revoked: [Option<Instant>; 2],
+    /// The rounds in which both sites had it granted (must stay empty).
+    pub both: Vec<Instant>,
 }

@@ -17,19 +17,8 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::lab::in_node;
 use ganesha_e2e::sites::{DrSites, Prober};
-use ganesha_lab::{Site, DATA_TICKET, DATA_VOLUME};
-
-/// `repl_state` as booth holds it at `site` (written there by the owner's monitor).
-fn repl_state(dr: &DrSites, site: Site) -> String {
-    in_node(dr.node(site), "geostore")
-        .args(["get", "-t", DATA_TICKET, "repl_state"])
-        .timeout(Duration::from_secs(20))
-        .try_run()
-        .map(|r| r.stdout().trim().to_owned())
-        .unwrap_or_default()
-}
+use ganesha_lab::{Site, DATA_VOLUME};
 
 /// The pair's roles and read-only flags at both sites, as (a promoted, a read-only,
 /// b promoted, b read-only).
@@ -80,7 +69,7 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
         "b is read-only"
     );
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
-        repl_state(&dr, Site::B) == "ACTIVE"
+        dr.repl_state(Site::B) == "ACTIVE"
     });
     dr.step("a1 at b, b fresh");
 
