@@ -13,11 +13,10 @@
 //! `SITES_BENCH_RUNS` (default 2) sets the number of runs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use ganesha_e2e::lab::is_root;
-use ganesha_e2e::sites::{DrSites, Prober};
+use ganesha_e2e::sites::{DrSites, Prober, StopOnDrop};
 use ganesha_lab::{Site, DATA_TICKET, DATA_VOLUME};
 
 /// Manual steps each phase replaces: failover = read-only off, indexing on, changelog on;
@@ -80,6 +79,8 @@ fn probed(
     let prober = Prober::new(dr);
     let (took, stdout) = std::thread::scope(|s| {
         s.spawn(|| prober.run());
+        // Stops the prober also when the command fails: else the scope waits for it for ever.
+        let _stop = StopOnDrop(&prober.stop);
         std::thread::sleep(Duration::from_millis(400));
         let t = Instant::now();
         let ran = dr.ganesha_ha(site, args);
@@ -87,7 +88,6 @@ fn probed(
         ran.expect_success();
         // Let the prober see the new owner accept a write.
         std::thread::sleep(Duration::from_millis(800));
-        prober.stop.store(true, Ordering::Relaxed);
         (took, ran.stdout().to_owned())
     });
     (took, stdout, prober.gap(old, new))

@@ -92,12 +92,9 @@ impl DrSites {
     pub fn conf(&self, site: Site) -> String {
         let other = site.other();
         let mode = if self.auto { "auto" } else { "manual" };
-        // The lab's timers (its arbitrator runs with them): a ticket lost in about 25 s.
-        let t = BoothTicket::new(DATA_TICKET);
-        let timers = format!(
-            "expire={} timeout={} retries={} renewal_freq={} acquire_after={}",
-            t.expire, t.timeout, t.retries, t.renewal_freq, t.acquire_after
-        );
+        // booth's timers as the lab gives them to the arbitrator (expire 20 s): the same
+        // booth.conf at every daemon, and leases short enough for a test to outlive.
+        let t = self.timers();
         let other_state = self
             .sites
             .lab(other)
@@ -111,7 +108,8 @@ impl DrSites {
              SITE_LOCAL_HOST={local}\n\
              OTHER_SITE_NODE={remote_node}\n\
              OTHER_SITE_TRANSPORT=lab:{state}\n\
-             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300 {timers}\"\n",
+             PAIR_{DATA_VOLUME}=\"remote_host={remote} remote_volume={DATA_VOLUME} mode={mode} max_lag=300 \
+             expire={expire} renewal_freq={renewal} acquire_after={acquire} timeout={timeout} retries={retries}\"\n",
             here = site.as_str(),
             a = self.sites.booth_addr(Site::A),
             b = self.sites.booth_addr(Site::B),
@@ -120,7 +118,22 @@ impl DrSites {
             remote = self.sites.booth_addr(other),
             remote_node = self.node(other).name(),
             state = other_state.display(),
+            expire = t.expire,
+            renewal = t.renewal_freq,
+            acquire = t.acquire_after,
+            timeout = t.timeout,
+            retries = t.retries,
         )
+    }
+
+    /// The data ticket's booth timers, as the lab's arbitrator has them.
+    pub fn timers(&self) -> BoothTicket {
+        self.sites
+            .booth_layout()
+            .tickets
+            .into_iter()
+            .find(|t| t.name == DATA_TICKET)
+            .unwrap_or_else(|| panic!("the lab's booth layout has no {DATA_TICKET}"))
     }
 
     /// The first node of `site`, where the tests run `ganesha-ha` and mount the volume.

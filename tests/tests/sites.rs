@@ -14,10 +14,9 @@
 //! Root only; one pair of sites per test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ganesha_e2e::sites::{DrSites, Prober};
+use ganesha_e2e::sites::{DrSites, Prober, StopOnDrop};
 use ganesha_lab::{Site, DATA_VOLUME};
 
 /// The pair's roles and read-only flags at both sites, as (a promoted, a read-only,
@@ -37,9 +36,10 @@ fn probed(dr: &DrSites, old: Site, new: Site, move_pair: impl FnOnce()) {
     let prober = Prober::new(dr);
     std::thread::scope(|s| {
         s.spawn(|| prober.run());
+        // Stops the prober also when the move panics: else the scope waits for it for ever.
+        let _stop = StopOnDrop(&prober.stop);
         move_pair();
         std::thread::sleep(Duration::from_millis(800));
-        prober.stop.store(true, Ordering::Relaxed);
     });
     assert!(
         !prober.overlap(old, new),

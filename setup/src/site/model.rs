@@ -72,6 +72,14 @@ pub fn ticket_constraint(pair: &Pair) -> Constraint {
     })
 }
 
+/// How often Pacemaker monitors `booth-site`, seconds. A boothd killed at the owning site
+/// is restarted within about this plus a stop and a start; its site keeps the ticket only
+/// if that comes before the lease ends and the other site may acquire it (`expire` after
+/// the last renewal, at least `expire - renewal-freq` after the kill, plus `acquire-after`).
+pub const BOOTH_MONITOR_INTERVAL: u32 = 10;
+/// The bound on one monitor of `booth-site`, seconds.
+pub const BOOTH_MONITOR_TIMEOUT: u32 = 20;
+
 /// This site's part of the CIB.
 pub fn site_cib(spec: &SitesSpec) -> Cib {
     let mut cib = Cib::default();
@@ -79,7 +87,11 @@ pub fn site_cib(spec: &SitesSpec) -> Cib {
         .param("config", &spec.booth_conf)
         .op("start", "0s", Some("30s"))
         .op("stop", "0s", Some("30s"))
-        .op("monitor", "10s", Some("20s"));
+        .op(
+            "monitor",
+            &format!("{BOOTH_MONITOR_INTERVAL}s"),
+            Some(&format!("{BOOTH_MONITOR_TIMEOUT}s")),
+        );
     cib.resources.push(Resource::Primitive(booth));
     for pair in &spec.pairs {
         cib.resources.push(georep_clone(spec, pair));

@@ -61,6 +61,10 @@ struct Via<'a> {
 
 /// How long to wait before asking gluster again when another transaction holds its lock.
 const BUSY_PAUSE: Duration = Duration::from_secs(1);
+/// How long the commit waits for its checkpoint before it restarts the reverse session.
+const CHECKPOINT_KICK: Duration = Duration::from_secs(60);
+/// How many times a session is read when gluster does not answer.
+const SESSION_READS: u32 = 4;
 
 impl georep::Runner for Via<'_> {
     fn run(&self, argv: &[String], timeout: Duration) -> Result<georep::Output, georep::Error> {
@@ -306,8 +310,17 @@ impl<'a> Site<'a> {
 
     /// `gluster volume get VOLUME OPTION` here: the value.
     fn volume_option(&self, volume: &str, option: &str) -> Result<String, CliError> {
+        self.volume_option_at(&At::Here, volume, option)
+    }
+
+    /// `gluster volume get VOLUME OPTION` at `at`: the value.
+    fn volume_option_at(&self, at: &At, volume: &str, option: &str) -> Result<String, CliError> {
         let argv = ["gluster", "--mode=script", "volume", "get", volume, option];
-        let out = self.check(&argv, CALL)?;
+        let out = self.call(at, &argv, CALL)?;
+        if out.code != 0 {
+            return Err(CliError::Cluster(failed(&words(&argv), &out)));
+        }
+        let out = out.stdout;
         option_value(&out, option).ok_or_else(|| {
             CliError::Cluster(format!(
                 "gluster volume get {volume} {option}: no value in {out:?}"
@@ -474,6 +487,56 @@ impl<'a> Site<'a> {
         )
     }
 
+    /// Waits until the other site no longer owns the pair: its clone Promoted on no node
+    /// and its volume read-only. booth's revoke only starts its demotion (loss-policy), and
+    /// a grant here at once would promote this site while the other may still take writes.
+    /// When the other site cannot be asked at all it is down, and nothing writes there: a
+    /// warning, and the failover goes on.
+    fn wait_demoted_there(&self, pair: &Pair, done: &mut Done) -> Result<(), CliError> {
+        let node = self.spec.other_node(pair);
+        let there = At::There(node.clone());
+        let other = &self.spec.other().name;
+        let demoted = || -> Result<Option<String>, CliError> {
+            let (_, roles) = self.cluster_view(&there, pair)?;
+            if roles.iter().any(|r| r.role == "Promoted") {
+                return Ok(Some(format!(
+                    "{} is still Promoted at {other}",
+                    pair.clone_id()
+                )));
+            }
+            let value = self.volume_option_at(&there, &pair.remote_volume, "features.read-only")?;
+            Ok((!is_on(&value))
+                .then(|| format!("{} is still writable at {other}", pair.remote_volume)))
+        };
+        match demoted() {
+            Ok(None) => Ok(()),
+            Ok(Some(_)) => {
+                self.wait(
+                    &format!("{} to be demoted at {other}", pair.clone_id()),
+                    demoted,
+                )?;
+                self.step(
+                    done,
+                    format!(
+                        "{} is demoted at {other}, {} read-only there",
+                        pair.clone_id(),
+                        pair.remote_volume
+                    ),
+                );
+                Ok(())
+            }
+            Err(e) => {
+                let w = format!(
+                    "cannot ask {node} at {other} whether it still owns {} ({e}); granting anyway",
+                    pair.volume
+                );
+                (self.progress)(&format!("warning: {w}"));
+                done.warnings.push(w);
+                Ok(())
+            }
+        }
+    }
+
     /// `site failover VOLUME [--force]`: the ticket here, after the freshness gate.
     pub fn failover(&self, volume: &str, force: bool) -> Result<Done, CliError> {
         let pair = self.pair(volume)?;
@@ -513,17 +576,6 @@ impl<'a> Site<'a> {
                 match self.run_booth(&argv) {
                     Ok(o) if o.code == 0 => {
                         self.step(&mut done, format!("revoked {ticket} at {}", other.name));
-                        // Granted here only once the old owner is read-only: else both
-                        // copies take writes for the moment its demote lags the revoke.
-                        self.wait_demoted_there(pair)?;
-                        self.step(
-                            &mut done,
-                            format!(
-                                "{} is demoted at {} and read-only",
-                                pair.clone_id(),
-                                other.name
-                            ),
-                        );
                     }
                     Ok(o) => {
                         unreachable = true;
@@ -542,6 +594,9 @@ impl<'a> Site<'a> {
                         done.warnings.push(w);
                     }
                 }
+            }
+            if !unreachable {
+                self.wait_demoted_there(pair, &mut done)?;
             }
             let argv = self.booth("grant", Some(&here_addr), unreachable, &ticket);
             let mut out = self.run_booth(&argv)?;
@@ -595,9 +650,30 @@ impl<'a> Site<'a> {
     }
 
     fn reverse_session(&self, pair: &Pair) -> Result<Option<Session>, CliError> {
-        Ok(self
-            .gluster_here()
-            .session(&pair.volume, &pair.secondary())?)
+        let g = self.gluster_here();
+        let secondary = pair.secondary();
+        let mut attempt = 1;
+        loop {
+            match g.session(&pair.volume, &secondary) {
+                // gluster 10.3 sometimes fails `status detail --xml` (exit 2, no XML) while
+                // its plain form lists the session, right after the session was created
+                // (seen when a killed `failback start` left its `create push-pem` running):
+                // no answer, not a failure. Asked again, a few times within the deadline.
+                Err(e)
+                    if e.is_no_answer()
+                        && attempt < SESSION_READS
+                        && self.deadline.remaining() > self.poll + Duration::from_secs(5) =>
+                {
+                    (self.progress)(&format!(
+                        "gluster did not answer about {} {secondary} (attempt {attempt}): asking again",
+                        pair.volume
+                    ));
+                    attempt += 1;
+                    thread::sleep(self.poll);
+                }
+                other => return Ok(other?),
+            }
+        }
     }
 
     /// `site failback start VOLUME`: the returned old owner becomes the target of a reverse
@@ -776,34 +852,6 @@ impl<'a> Site<'a> {
         Ok(marker.rsplit('/').next().unwrap_or_default().to_owned())
     }
 
-    /// Waits until the clone is Promoted on no node of the other site and its copy of the
-    /// pair is read-only there.
-    fn wait_demoted_there(&self, pair: &Pair) -> Result<(), CliError> {
-        let there = At::There(self.spec.other_node(pair));
-        let other = self.spec.other().name.clone();
-        self.wait(
-            &format!("{} to be demoted at {other}", pair.clone_id()),
-            || {
-                let (_, roles) = self.cluster_view(&there, pair)?;
-                if roles.iter().any(|r| r.role == "Promoted") {
-                    return Ok(Some(format!("{} is still Promoted", pair.clone_id())));
-                }
-                let option = "features.read-only";
-                let argv = [
-                    "gluster",
-                    "--mode=script",
-                    "volume",
-                    "get",
-                    &pair.remote_volume,
-                    option,
-                ];
-                let out = self.call(&there, &argv, CALL)?;
-                let ro = option_value(&out.stdout, option).is_some_and(|v| is_on(&v));
-                Ok((!ro).then(|| format!("{} is still writable", pair.remote_volume)))
-            },
-        )
-    }
-
     /// Waits until the clone is Promoted on no node here and the volume read-only.
     fn wait_demoted_here(&self, pair: &Pair) -> Result<(), CliError> {
         self.wait(&format!("{} to be demoted here", pair.clone_id()), || {
@@ -833,7 +881,13 @@ impl<'a> Site<'a> {
             let g = self.gluster_here();
             let reverse = pair.secondary();
             let status = self.failback_status(volume)?;
-            if !status.checkpoint_completed {
+            // Only the commit makes the owner's volume read-only: a read-only volume here
+            // means a commit began and was cut off, possibly after it set its own
+            // checkpoint, which completes only after its marker. Refusing then would
+            // refuse every rerun; the checkpoint and marker below are set again and waited
+            // for, so the old owner still has every write before the ticket moves.
+            let begun = self.read_only(&pair.volume)?;
+            if !status.checkpoint_completed && !begun {
                 return Err(CliError::Refused(format!(
                     "the reverse sync of {volume} is not complete ({}, session {}, pending entry {} data {} meta {}): \
                      wait until `ganesha-ha site failback status {volume}` says Sync completed",
@@ -858,9 +912,24 @@ impl<'a> Site<'a> {
                     CALL,
                 )?;
             }
-            if !self.read_only(&pair.volume)? {
+            if begun {
+                self.step(
+                    &mut done,
+                    format!("{volume} is read-only here already: resuming the commit"),
+                );
+            } else {
                 self.set_option(&pair.volume, "features.read-only", "on")?;
                 self.step(&mut done, format!("{volume} is read-only here"));
+            }
+            if begun
+                && !self
+                    .reverse_session(pair)?
+                    .is_some_and(|s| s.status.is_running())
+            {
+                // A commit cut off while it restarted the session (below).
+                let outcome = g.start(&pair.volume, &reverse, false)?;
+                done.warnings.extend(outcome.notes);
+                self.step(&mut done, format!("started {} {reverse}", pair.volume));
             }
             g.checkpoint_set(&pair.volume, &reverse)?;
             let marker = self.write_marker(pair)?;
@@ -868,7 +937,30 @@ impl<'a> Site<'a> {
                 &mut done,
                 format!("checkpoint set, marker {marker} written"),
             );
-            g.checkpoint_wait(&pair.volume, &reverse, self.deadline.remaining(), None)?;
+            // gluster 10.3 sometimes loses a worker's changelog events: the marker is then
+            // never synced and the checkpoint never completes while the session stays
+            // Active (seen after a killed commit). A restart catches up through a history
+            // crawl from the bricks' stime: once, after CHECKPOINT_KICK (or half the time left).
+            let first = (self.deadline.remaining() / 2).min(CHECKPOINT_KICK);
+            match g.checkpoint_wait(&pair.volume, &reverse, first, None) {
+                Ok(_) => {}
+                Err(georep::Error::Timeout { .. }) if !self.deadline.expired() => {
+                    self.step(
+                        &mut done,
+                        format!(
+                            "the checkpoint did not complete in {first:.0?}: restarting {} {reverse}",
+                            pair.volume
+                        ),
+                    );
+                    if g.running(&pair.volume, &reverse)? {
+                        g.stop(&pair.volume, &reverse, true)?;
+                    }
+                    let outcome = g.start(&pair.volume, &reverse, false)?;
+                    done.warnings.extend(outcome.notes);
+                    g.checkpoint_wait(&pair.volume, &reverse, self.deadline.remaining(), None)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
             self.step(
                 &mut done,
                 "the checkpoint completed: the old owner has every write".into(),
