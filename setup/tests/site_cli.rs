@@ -1283,3 +1283,43 @@ fn the_marker_is_never_written_outside_its_own_mount() {
     );
     assert!(script.calls_with("glusterfs --client-pid").is_empty());
 }
+
+#[test]
+fn with_a_booth_nic_the_site_address_follows_boothd() {
+    let conf = CONF.to_owned() + "SITE_BOOTH_NIC=eth1\n";
+    let spec = sites::parse(&conf, Path::new(FILE)).unwrap();
+    let model = site_cib(&spec);
+    let xml = model.to_xml();
+    assert_eq!(Cib::from_xml(&xml).unwrap(), model, "round trip");
+    let group = xml.find(r#"<group id="booth">"#).expect("a booth group");
+    let ip =
+        xml.find(r#"<primitive id="booth-ip" class="ocf" provider="heartbeat" type="IPaddr2">"#);
+    let boothd = xml.find(r#"<primitive id="booth-site""#);
+    assert!(
+        matches!((ip, boothd), (Some(i), Some(b)) if group < i && i < b),
+        "{xml}"
+    );
+    let here = spec.here().addr.to_string();
+    assert!(
+        xml.contains(&format!(r#"name="ip" value="{here}""#)),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"name="nic" value="eth1""#), "{xml}");
+    let sim = OfflineCib::new().unwrap();
+    let mut alone = model.clone();
+    alone.set_property("stonith-enabled", "false");
+    let with_node = alone
+        .to_xml()
+        .replace("<nodes/>", r#"<nodes><node id="1" uname="n1"/></nodes>"#)
+        .replace(
+            "validate-with=\"pacemaker-3.0\"",
+            "validate-with=\"pacemaker-3.9\"",
+        );
+    sim.write("site.xml", &with_node).unwrap();
+    let mut cmd = sim.command("crm_verify", None);
+    cmd.arg("-V").arg("--xml-file").arg(sim.path("site.xml"));
+    util::offline::stdout_of(cmd);
+    // A bad interface name is refused with its line.
+    let bad = CONF.to_owned() + "SITE_BOOTH_NIC=eth 1\n";
+    assert!(sites::parse(&bad, Path::new(FILE)).is_err());
+}

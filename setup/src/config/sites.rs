@@ -18,7 +18,7 @@ use std::path::Path;
 
 use super::errors::{ConfigError, ConfigErrors, Problem, Report};
 use super::lex;
-use super::values::{abs_path, node_addr, transport_kind, user_name};
+use super::values::{abs_path, interface, node_addr, transport_kind, user_name};
 use crate::site::spec::{
     Pair, SiteAddr, SitesSpec, TicketMode, Timers, DEFAULT_BOOTH_CONF, DEFAULT_BOOTH_KEY,
     DEFAULT_BOOTH_PORT,
@@ -42,6 +42,7 @@ struct Draft {
     local_host: Option<String>,
     other_node: Option<String>,
     other_transport: Option<TransportKind>,
+    booth_nic: Option<String>,
     ssh_user: Option<String>,
     ssh_key: Option<String>,
     pairs: Vec<Pair>,
@@ -128,6 +129,16 @@ pub static SITE_KEYS: &[SiteKey] = &[
         doc: "booth's authfile: the same bytes everywhere, mode 0600",
         read: |d, _, v, _| {
             d.booth_key = Some(abs_path(v)?);
+            Ok(())
+        },
+    },
+    SiteKey {
+        name: "SITE_BOOTH_NIC",
+        placeholder: None,
+        unset: "none: boothd on a node that holds this site's address",
+        doc: "the interface that carries this site's booth address (`SITE_ADDR_<this site>`) as an IPaddr2 resource grouped with `booth-site`, so the address follows boothd from node to node",
+        read: |d, _, v, _| {
+            d.booth_nic = Some(interface(v)?);
             Ok(())
         },
     },
@@ -573,6 +584,7 @@ pub fn parse(text: &str, file: &Path) -> Result<SitesSpec, ConfigErrors> {
         local_host: d.local_host,
         other_node: d.other_node,
         other_transport: d.other_transport.unwrap_or_default(),
+        booth_nic: d.booth_nic,
         ssh: SshSettings {
             user: d.ssh_user.unwrap_or_else(|| SshSettings::default().user),
             key: d.ssh_key.unwrap_or_else(|| SshSettings::default().key),

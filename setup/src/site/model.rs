@@ -6,7 +6,9 @@
 use ganesha_agents::names::{BOOTH_AGENT, GEOREP_AGENT, PROVIDER};
 
 use super::spec::{Pair, SitesSpec};
-use crate::cib::{meta_set_id, Cib, Clone, Constraint, NvPair, Op, Primitive, Resource, Ticket};
+use crate::cib::{
+    meta_set_id, Cib, Clone, Constraint, Group, NvPair, Op, Primitive, Resource, Ticket,
+};
 
 /// The oldest CIB schema that knows the role names `Promoted` and `Unpromoted` (Pacemaker
 /// 2.1 and later create live CIBs with a newer one; `site setup` refuses an older one).
@@ -22,6 +24,10 @@ pub fn schema_version(xml: &str) -> Option<(u32, u32)> {
 
 /// The primitive of `ocf:ganesha:booth_site`.
 pub const BOOTH_SITE: &str = "booth-site";
+/// The IPaddr2 primitive of the site's booth address (with `SITE_BOOTH_NIC`).
+pub const BOOTH_IP: &str = "booth-ip";
+/// The group of [`BOOTH_IP`] and [`BOOTH_SITE`] (with `SITE_BOOTH_NIC`).
+pub const BOOTH_GROUP: &str = "booth";
 
 /// The promotable clone of `pair`'s `georep_monitor`, with its parameters (docs/sites.md).
 pub fn georep_clone(spec: &SitesSpec, pair: &Pair) -> Resource {
@@ -92,7 +98,20 @@ pub fn site_cib(spec: &SitesSpec) -> Cib {
             &format!("{BOOTH_MONITOR_INTERVAL}s"),
             Some(&format!("{BOOTH_MONITOR_TIMEOUT}s")),
         );
-    cib.resources.push(Resource::Primitive(booth));
+    match &spec.booth_nic {
+        // The site's booth address follows boothd: started before it, on the same node.
+        Some(nic) => {
+            let ip = Primitive::new(BOOTH_IP, "ocf", Some("heartbeat"), "IPaddr2")
+                .param("ip", &spec.here().addr.to_string())
+                .param("nic", nic)
+                .op("monitor", "10s", Some("20s"));
+            cib.resources.push(Resource::Group(Group {
+                id: BOOTH_GROUP.into(),
+                members: vec![ip, booth],
+            }));
+        }
+        None => cib.resources.push(Resource::Primitive(booth)),
+    }
     for pair in &spec.pairs {
         cib.resources.push(georep_clone(spec, pair));
         cib.constraints.push(ticket_constraint(pair));

@@ -157,6 +157,9 @@ pub struct SitesSpec {
     pub other_node: Option<String>,
     /// How commands reach the other site's node.
     pub other_transport: TransportKind,
+    /// The interface of this site's booth address as a resource (`booth-ip`), grouped with
+    /// `booth-site`; `None`: no address resource (a one-node site, or the address is fixed).
+    pub booth_nic: Option<String>,
     pub ssh: SshSettings,
     pub pairs: Vec<Pair>,
 }
