@@ -467,7 +467,11 @@ fn every_roll_up_state_gives_its_attributes_and_repl_state() {
             (status, repl),
             "{name}"
         );
-        assert_eq!(r.lag.is_some(), status == "ACTIVE", "{name}: {r:?}");
+        // The lag is how old the oldest worker's last sync is, in any state that has one
+        // (a stopped session's copy still has its age); an Active session always has one.
+        if status == "ACTIVE" {
+            assert!(r.lag.is_some(), "{name}: {r:?}");
+        }
     }
     let none = Report::of(None, fresh(), Duration::from_secs(300));
     assert_eq!(

@@ -13,6 +13,7 @@ pub mod error;
 pub mod model;
 pub mod options;
 pub mod rollup;
+pub mod time;
 pub mod xml;
 
 pub use driver::{CommandRunner, CreateOptions, Gluster, Outcome, Output, RsyncPolicy, Runner};

@@ -290,6 +290,16 @@ impl Session {
 
     /// True when every Active worker has completed the current checkpoint and none is
     /// Faulty (oVirt's `isCheckPointCompleted`, schedule_georep's `checkpoints_ok`).
+    /// The oldest last-synced time any worker reports (seconds since the epoch): every
+    /// change before it is at the secondary. A stopped session keeps its workers' times; a
+    /// passive worker reports none. `None` when no worker has synced.
+    pub fn last_synced(&self) -> Option<u64> {
+        self.details
+            .iter()
+            .filter_map(|d| d.last_synced.as_deref().and_then(crate::time::parse_utc))
+            .min()
+    }
+
     pub fn checkpoint_completed(&self) -> bool {
         let active: Vec<_> = self
             .details

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use georep::{Session, SessionStatus, WorkerStatus};
+use georep::{Session, SessionStatus};
 use ocf::attrs::{AttrError, NodeAttributes};
 use ocf::{Deadline, OcfError};
 
@@ -40,30 +40,8 @@ pub struct Report {
     pub repl_state: String,
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// gluster's UTC `YYYY-mm-dd HH:MM:SS` as seconds since the epoch.
-pub fn parse_gluster_time(text: &str) -> Option<u64> {
-    let (date, time) = text.trim().split_once(' ')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, mo, da) = (d.next()??, d.next()??, d.next()??);
-    let mut t = time.split(':').map(|p| p.parse::<i64>().ok());
-    let (h, mi, s) = (t.next()??, t.next()??, t.next()??);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let secs = days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + s;
-    u64::try_from(secs).ok()
-}
+pub use georep::time::parse_utc as parse_gluster_time;
 
 impl Report {
     /// The report of `session` (`None`: the volume has no session to the other site) at
@@ -78,12 +56,7 @@ impl Report {
                 repl_state: NO_SESSION.to_owned(),
             };
         };
-        let last_synced = session
-            .details
-            .iter()
-            .filter(|d| d.status == WorkerStatus::Active)
-            .filter_map(|d| d.last_synced.as_deref().and_then(parse_gluster_time))
-            .min();
+        let last_synced = session.last_synced();
         let lag = last_synced.map(|t| now.saturating_sub(t));
         let checkpoint = if session.details.iter().all(|d| d.checkpoint_time.is_none()) {
             "none"

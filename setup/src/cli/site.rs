@@ -17,9 +17,10 @@ use crate::config::sites;
 use crate::error::CliError;
 use crate::site::ops::{Done, Site};
 use crate::site::runner::RealRunner;
+use crate::site::setup;
 use crate::site::spec::{SitesSpec, DEFAULT_SITES_CONFIG};
-use crate::site::{setup, time};
 use crate::transport;
+use georep::time;
 
 /// Exit status of `status` when desired and actual state differ.
 const DRIFT: u8 = 3;

@@ -9,4 +9,3 @@ pub mod ops;
 pub mod runner;
 pub mod setup;
 pub mod spec;
-pub mod time;

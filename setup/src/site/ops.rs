@@ -28,10 +28,10 @@ use serde::Serialize;
 
 use super::runner::{At, Output, SiteRunner};
 use super::spec::{Pair, SitesSpec};
-use super::time::{format_utc, parse_utc};
 use crate::error::CliError;
 use crate::gluster::SHARED_STORAGE_MOUNT;
 use crate::status;
+use georep::time::format_utc;
 
 /// The bound on one short call (booth, crm_mon, gluster volume get/set).
 const CALL: Duration = Duration::from_secs(30);
@@ -350,12 +350,7 @@ impl<'a> Site<'a> {
 
     fn lag_of(&self, session: &Session) -> Option<u64> {
         let now = (self.now)();
-        session
-            .details
-            .iter()
-            .filter_map(|d| d.last_synced.as_deref().and_then(parse_utc))
-            .min()
-            .map(|t| now.saturating_sub(t))
+        session.last_synced().map(|t| now.saturating_sub(t))
     }
 
     /// Polls `ready` until it says yes (`Ok(None)`), or fails with its last reason when the

@@ -1,5 +1,5 @@
-//! UTC times without a calendar crate: gluster prints `YYYY-mm-dd HH:MM:SS` (UTC), booth
-//! attributes hold seconds since the epoch.
+//! UTC times without a calendar crate: gluster prints `YYYY-mm-dd HH:MM:SS` (UTC) in its
+//! status replies; booth attributes and the agents hold seconds since the epoch.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
