@@ -188,6 +188,18 @@ impl DrSites {
             .map(drop)
     }
 
+    /// Writes `name` at `site` with content that names both (a few KiB) and records it in
+    /// `files`, for the check that every file ends up at both sites; a refused write fails
+    /// the test with both sites' status.
+    pub fn write_recorded(&self, site: Site, name: &str, files: &mut Vec<(String, Vec<u8>)>) {
+        let content = format!("{name} written at {site:?}\n")
+            .repeat(64)
+            .into_bytes();
+        self.write(site, name, &content)
+            .unwrap_or_else(|e| panic!("write {name} at {site:?}: {e}\n{}", self.context()));
+        files.push((name.to_owned(), content));
+    }
+
     /// Reads `name` through `site`'s mount.
     pub fn read(&self, site: Site, name: &str) -> Option<Vec<u8>> {
         in_node(self.node(site), "cat")

@@ -52,17 +52,9 @@ fn probed(dr: &DrSites, old: Site, new: Site, move_pair: impl FnOnce()) {
 fn planned_failover_and_failback_keep_every_file_at_both_sites() {
     let dr = DrSites::up(false);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let write = |dr: &DrSites, site: Site, name: &str, files: &mut Vec<(String, Vec<u8>)>| {
-        let content = format!("{name} written at {site:?}\n")
-            .repeat(64)
-            .into_bytes();
-        dr.write(site, name, &content)
-            .unwrap_or_else(|e| panic!("write {name} at {site:?}: {e}\n{}", dr.context()));
-        files.push((name.to_owned(), content));
-    };
 
     // Replication a → b; b holds a read-only copy.
-    write(&dr, Site::A, "a1.txt", &mut files);
+    dr.write_recorded(Site::A, "a1.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
     assert!(
         dr.write(Site::B, "refused.txt", b"no").is_err(),
@@ -85,7 +77,7 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
         dr.write(Site::A, "refused.txt", b"no").is_err(),
         "a is read-only"
     );
-    write(&dr, Site::B, "b1.txt", &mut files);
+    dr.write_recorded(Site::B, "b1.txt", &mut files);
     dr.step(&format!("failover to b in {failover:.1?}"));
 
     // Failback start: b's writes reach a.
@@ -93,7 +85,7 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
     dr.ganesha_ha(Site::B, &["site", "failback", "start", DATA_VOLUME])
         .expect_success();
     let start = t.elapsed();
-    write(&dr, Site::B, "b2.txt", &mut files);
+    dr.write_recorded(Site::B, "b2.txt", &mut files);
     dr.wait_synced(Site::B, Site::A, &files);
     dr.step(&format!("failback start in {start:.1?}, b's files at a"));
     dr.wait_until(
@@ -118,7 +110,7 @@ fn planned_failover_and_failback_keep_every_file_at_both_sites() {
         "b is read-only"
     );
     dr.step(&format!("failback commit in {commit:.1?}"));
-    write(&dr, Site::A, "a2.txt", &mut files);
+    dr.write_recorded(Site::A, "a2.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
     for site in Site::ALL {
         for (name, content) in &files {

@@ -327,15 +327,7 @@ fn no_drift(dr: &DrSites) {
 fn each_phase_interrupted_midway_finishes_when_rerun() {
     let dr = DrSites::up(false);
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let write = |dr: &DrSites, site: Site, name: &str, files: &mut Vec<(String, Vec<u8>)>| {
-        let content = format!("{name} written at {site:?}\n")
-            .repeat(64)
-            .into_bytes();
-        dr.write(site, name, &content)
-            .unwrap_or_else(|e| panic!("write {name} at {site:?}: {e}\n{}", dr.context()));
-        files.push((name.to_owned(), content));
-    };
-    write(&dr, Site::A, "a1.txt", &mut files);
+    dr.write_recorded(Site::A, "a1.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
         repl_state(&dr, Site::B) == "ACTIVE"
@@ -358,7 +350,7 @@ fn each_phase_interrupted_midway_finishes_when_rerun() {
         dr.write(Site::A, "refused.txt", b"no").is_err(),
         "a is read-only"
     );
-    write(&dr, Site::B, "b1.txt", &mut files);
+    dr.write_recorded(Site::B, "b1.txt", &mut files);
 
     // Failback start, interrupted: the original session stopped at a, the reverse session
     // created (push-pem), configured, started, the checkpoint.
@@ -372,7 +364,7 @@ fn each_phase_interrupted_midway_finishes_when_rerun() {
     }
     landed_start.extend(interrupt(&dr, Site::B, &start, &[1.0]));
     let start_rerun = rerun(&dr, Site::B, &start);
-    write(&dr, Site::B, "b2.txt", &mut files);
+    dr.write_recorded(Site::B, "b2.txt", &mut files);
     dr.wait_synced(Site::B, Site::A, &files);
     dr.wait_until(
         "failback status: Sync completed",
@@ -404,7 +396,7 @@ fn each_phase_interrupted_midway_finishes_when_rerun() {
         "b is read-only"
     );
     no_drift(&dr);
-    write(&dr, Site::A, "a2.txt", &mut files);
+    dr.write_recorded(Site::A, "a2.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
     for site in Site::ALL {
         for (name, content) in &files {
