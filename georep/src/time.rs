@@ -35,11 +35,9 @@ pub fn parse_utc(text: &str) -> Option<u64> {
     u64::try_from(days_from_civil(y, mo, da) * 86_400 + h * 3600 + mi * 60 + s).ok()
 }
 
-/// Seconds since the epoch as `YYYY-mm-dd HH:MM:SS UTC`.
-pub fn format_utc(epoch: u64) -> String {
-    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
-    let rem = epoch % 86_400;
-    // civil_from_days
+/// The proleptic Gregorian (year, month, day) of a day count since 1970-01-01
+/// (H. Hinnant's `civil_from_days`, the inverse of `days_from_civil`).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -48,7 +46,14 @@ pub fn format_utc(epoch: u64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Seconds since the epoch as `YYYY-mm-dd HH:MM:SS UTC`.
+pub fn format_utc(epoch: u64) -> String {
+    let days = i64::try_from(epoch / 86_400).unwrap_or(0);
+    let rem = epoch % 86_400;
+    let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
         rem / 3600,

@@ -3,39 +3,12 @@
 //! after `down`. Every lab interface lives in a namespace the lab created.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::time::Duration;
+mod util;
 
 use ganesha_lab::{FailMode, Lab, LabOptions};
-use ganesha_testkit::TestCommand;
 
 fn is_root() -> bool {
     nix::unistd::Uid::effective().is_root()
-}
-
-/// What the host's network looks like, as `ip` and `/proc` tell it.
-fn host_network() -> String {
-    let views: [&[&str]; 5] = [
-        &["-o", "link", "show"],
-        &["-o", "addr", "show"],
-        &["route", "show", "table", "all"],
-        &["-6", "route", "show", "table", "all"],
-        &["rule", "show"],
-    ];
-    let mut all = String::new();
-    for args in views {
-        let ran = TestCommand::program("ip")
-            .args(args)
-            .timeout(Duration::from_secs(10))
-            .run();
-        ran.expect_success();
-        all.push_str(&format!("$ ip {}\n", args.join(" ")));
-        all.push_str(ran.stdout());
-    }
-    for knob in ["ipv4/ip_forward", "ipv4/conf/all/forwarding"] {
-        let value = std::fs::read_to_string(format!("/proc/sys/net/{knob}")).unwrap_or_default();
-        all.push_str(&format!("{knob} = {value}"));
-    }
-    all
 }
 
 fn assert_same(before: &str, now: &str, when: &str) {
@@ -57,20 +30,20 @@ fn a_lab_leaves_the_hosts_network_as_it_was() {
         eprintln!("skipped: needs root");
         return;
     }
-    let before = host_network();
+    let before = util::host_network();
     let lab = Lab::up(LabOptions {
         nodes: 2,
         ..LabOptions::default()
     })
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_same(&before, &host_network(), "while the lab is up");
+    assert_same(&before, &util::host_network(), "while the lab is up");
 
     lab.node(0)
         .fail(FailMode::Isolate)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_same(&before, &host_network(), "while a node is isolated");
+    assert_same(&before, &util::host_network(), "while a node is isolated");
     lab.node(0).heal().unwrap_or_else(|e| panic!("{e}"));
 
     lab.down().unwrap_or_else(|e| panic!("{e}"));
-    assert_same(&before, &host_network(), "after down");
+    assert_same(&before, &util::host_network(), "after down");
 }

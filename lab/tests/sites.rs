@@ -7,6 +7,8 @@
 //! (`scripts/install-deps`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod util;
+
 use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -31,31 +33,6 @@ fn run_in(node: &Node, program: &str, args: &[&str], bound: Duration) -> Ran {
     let mut cmd = TestCommand::new(node.command(program));
     cmd.args(args).timeout(bound);
     cmd.run()
-}
-
-/// What the host's network looks like (as `lab/tests/host_network.rs` sees it).
-fn host_network() -> String {
-    let views: [&[&str]; 5] = [
-        &["-o", "link", "show"],
-        &["-o", "addr", "show"],
-        &["route", "show", "table", "all"],
-        &["-6", "route", "show", "table", "all"],
-        &["rule", "show"],
-    ];
-    let mut all = String::new();
-    for args in views {
-        let ran = TestCommand::program("ip")
-            .args(args)
-            .timeout(Duration::from_secs(10))
-            .run();
-        ran.expect_success();
-        all.push_str(&format!("$ ip {}\n{}", args.join(" "), ran.stdout()));
-    }
-    for knob in ["ipv4/ip_forward", "ipv4/conf/all/forwarding"] {
-        let value = fs::read_to_string(format!("/proc/sys/net/{knob}")).unwrap_or_default();
-        all.push_str(&format!("{knob} = {value}"));
-    }
-    all
 }
 
 fn assert_same(before: &str, now: &str, when: &str) {
@@ -90,7 +67,7 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
         return;
     }
     let t0 = Instant::now();
-    let before = host_network();
+    let before = util::host_network();
     let sites = Sites::up(SitesOptions {
         auto_ticket: true,
         progress: Some(Progress::new(|line| eprintln!("{line}"))),
@@ -101,7 +78,7 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
     for (what, took) in sites.up_phases() {
         eprintln!("  {:6.1} s  {what}", took.as_secs_f64());
     }
-    assert_same(&before, &host_network(), "while the sites are up");
+    assert_same(&before, &util::host_network(), "while the sites are up");
 
     let arb = sites.arbitrator().unwrap();
     // IPv6 is off in every namespace of the sites.
@@ -342,6 +319,6 @@ fn two_sites_with_booth_fail_over_and_leave_nothing() {
         .collect();
     assert!(left.is_empty(), "namespaces left: {left:?}");
     assert!(!root.exists(), "{} left", root.display());
-    assert_same(&before, &host_network(), "after down");
+    assert_same(&before, &util::host_network(), "after down");
     eprintln!("whole test {:.1?}", t0.elapsed());
 }

@@ -20,16 +20,6 @@ use ganesha_e2e::sites::DrSites;
 use ganesha_ha::site::model::BOOTH_MONITOR_INTERVAL;
 use ganesha_lab::{Signal, Site, BOOTHD, DATA_TICKET, DATA_VOLUME};
 
-/// `repl_state` as booth holds it at `site` (written there by the owner's monitor).
-fn repl_state(dr: &DrSites, site: Site) -> String {
-    in_node(dr.node(site), "geostore")
-        .args(["get", "-t", DATA_TICKET, "repl_state"])
-        .timeout(Duration::from_secs(20))
-        .try_run()
-        .map(|r| r.stdout().trim().to_owned())
-        .unwrap_or_default()
-}
-
 /// The pair's roles and read-only flags at both sites, as (a promoted, a read-only,
 /// b promoted, b read-only).
 fn roles(dr: &DrSites) -> (bool, Option<bool>, bool, Option<bool>) {
@@ -52,7 +42,7 @@ fn boothd_killed_at_the_owner_is_restarted_and_the_ticket_is_never_twice() {
     // With repl_state ACTIVE at b, booth's attr-prereq would let b take the ticket: the
     // restart, not the gate, is what keeps it at a.
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(90), || {
-        repl_state(&dr, Site::B) == "ACTIVE"
+        dr.repl_state(Site::B) == "ACTIVE"
     });
     let t = dr.timers();
     // After the kill the lease still runs at least `expire - renewal_freq`; b may acquire
@@ -330,7 +320,7 @@ fn each_phase_interrupted_midway_finishes_when_rerun() {
     dr.write_recorded(Site::A, "a1.txt", &mut files);
     dr.wait_synced(Site::A, Site::B, &files);
     dr.wait_until("repl_state ACTIVE at b", Duration::from_secs(60), || {
-        repl_state(&dr, Site::B) == "ACTIVE"
+        dr.repl_state(Site::B) == "ACTIVE"
     });
     dr.step("a1 at b, b fresh");
 
