@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use ganesha_agents::names::REPL_STATE;
 use ganesha_lab::{BoothTicket, Node, Site, Sites, SitesOptions, DATA_TICKET, DATA_VOLUME};
 use ganesha_testkit::Ran;
 
@@ -275,7 +276,7 @@ impl DrSites {
     /// owner's monitor at the other site); empty when booth does not answer or it is not set.
     pub fn repl_state(&self, site: Site) -> String {
         in_node(self.node(site), "geostore")
-            .args(["get", "-t", DATA_TICKET, "repl_state"])
+            .args(["get", "-t", DATA_TICKET, REPL_STATE])
             .timeout(Duration::from_secs(20))
             .try_run()
             .ok()
